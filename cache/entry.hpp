@@ -1,0 +1,42 @@
+// A cached answer: what upstream said for one variant of a resource, and when it was stored.
+// Entries are immutable once built and shared between readers as entry_ptr.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace wcp::cache {
+
+using wall_clock = std::chrono::system_clock;
+
+struct entry {
+  unsigned status = 200;
+  std::string content_type;  // upstream's Content-Type, kept
+  std::string tracking_id;   // upstream's trackingid, kept
+  std::string body;
+  wall_clock::time_point stored_at{};
+
+  // Bytes this entry is charged for in a bounded store (body, headers, bookkeeping).
+  std::size_t charge() const noexcept {
+    return body.size() + content_type.size() + tracking_id.size() + 96;
+  }
+};
+
+using entry_ptr = std::shared_ptr<const entry>;
+
+enum class freshness { fresh, stale, expired };
+
+// Where `stored_at` stands at `now` with these windows: fresh for `ttl`, then stale for `stale`.
+freshness freshness_at(const entry& e, wall_clock::time_point now, std::chrono::milliseconds ttl,
+                       std::chrono::milliseconds stale) noexcept;
+
+// Whole seconds since the entry was stored (the Age header); never negative.
+std::int64_t age_seconds(const entry& e, wall_clock::time_point now) noexcept;
+
+// Only a 200 whose body is JSON that parses is stored.
+bool is_cacheable_response(unsigned status, std::string_view body);
+
+}  // namespace wcp::cache

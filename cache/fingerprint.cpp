@@ -1,0 +1,29 @@
+#include "cache/fingerprint.hpp"
+
+#include <openssl/sha.h>
+
+namespace wcp::cache {
+
+namespace {
+std::string to_hex(const std::uint8_t* p, std::size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string s(n * 2, '0');
+  for (std::size_t i = 0; i < n; ++i) {
+    s[2 * i] = digits[p[i] >> 4];
+    s[2 * i + 1] = digits[p[i] & 0xf];
+  }
+  return s;
+}
+}  // namespace
+
+std::string token_fingerprint::hex() const { return to_hex(bytes.data(), bytes.size()); }
+std::string token_fingerprint::short_hex() const { return to_hex(bytes.data(), 4); }
+
+token_fingerprint fingerprint(std::string_view authorization) {
+  token_fingerprint fp;
+  SHA256(reinterpret_cast<const unsigned char*>(authorization.data()), authorization.size(),
+         fp.bytes.data());
+  return fp;
+}
+
+}  // namespace wcp::cache

@@ -1,0 +1,76 @@
+// Grants: what upstream has shown a token may read. A grant (token fingerprint, org, location) is
+// learned from a 2xx upstream answer to that token on that org form and location, trusted for the
+// grant TTL, and dropped on a 401 (all of the token's grants) or a 403 (that scope). A cached body
+// is served only to a token holding a grant for its org form and location.
+//
+// Thread-safety: implementations may be used from any thread concurrently.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "cache/fingerprint.hpp"
+#include "net/net.hpp"
+
+namespace wcp::cache {
+
+struct grant_scope {
+  std::string org;       // normalised orgId, "" = the token's own org
+  std::string location;  // normalised location ID
+};
+
+class grant_store {
+ public:
+  virtual ~grant_store() = default;
+  virtual net::awaitable<bool> holds(const token_fingerprint& token, const grant_scope& scope) = 0;
+  virtual net::awaitable<void> learn(const token_fingerprint& token, const grant_scope& scope,
+                                     std::chrono::milliseconds ttl) = 0;
+  virtual net::awaitable<void> drop_scope(const token_fingerprint& token,
+                                          const grant_scope& scope) = 0;
+  virtual net::awaitable<void> drop_token(const token_fingerprint& token) = 0;
+};
+
+// Grants kept in this process, sharded by token.
+class memory_grants final : public grant_store {
+ public:
+  explicit memory_grants(std::size_t shard_count = 16);
+  memory_grants(const memory_grants&) = delete;
+  memory_grants& operator=(const memory_grants&) = delete;
+
+  using clock = std::chrono::steady_clock;
+
+  bool holds_now(const token_fingerprint& token, const grant_scope& scope,
+                 clock::time_point now = clock::now());
+  void learn_now(const token_fingerprint& token, const grant_scope& scope,
+                 std::chrono::milliseconds ttl, clock::time_point now = clock::now());
+  void drop_scope_now(const token_fingerprint& token, const grant_scope& scope);
+  void drop_token_now(const token_fingerprint& token);
+  // Forgets expired grants; call now and then so that memory follows the live tokens.
+  void sweep(clock::time_point now = clock::now());
+  std::size_t size() const;
+
+  net::awaitable<bool> holds(const token_fingerprint& token, const grant_scope& scope) override;
+  net::awaitable<void> learn(const token_fingerprint& token, const grant_scope& scope,
+                             std::chrono::milliseconds ttl) override;
+  net::awaitable<void> drop_scope(const token_fingerprint& token,
+                                  const grant_scope& scope) override;
+  net::awaitable<void> drop_token(const token_fingerprint& token) override;
+
+ private:
+  struct shard {
+    mutable std::mutex mu;
+    // token fingerprint (raw bytes) -> "org|location" -> expiry
+    std::unordered_map<std::string, std::unordered_map<std::string, clock::time_point>> tokens;
+  };
+  shard& shard_for(const token_fingerprint& token);
+  std::vector<std::unique_ptr<shard>> shards_;
+};
+
+}  // namespace wcp::cache

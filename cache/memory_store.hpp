@@ -1,0 +1,63 @@
+// The embedded store: an in-process LRU bounded in bytes, split into shards that each have their
+// own lock so that threads rarely contend. All variants of one resource live in one shard.
+//
+// Thread-safety: every member function may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/store.hpp"
+
+namespace wcp::cache {
+
+class memory_store final : public store {
+ public:
+  // `tombstone_for`: how long an invalidation keeps fencing fills that started before it; longer
+  // than any upstream request can take.
+  explicit memory_store(std::size_t max_bytes, std::size_t shard_count = 16,
+                        std::chrono::milliseconds tombstone_for = std::chrono::minutes(10));
+  ~memory_store() override;
+  memory_store(const memory_store&) = delete;
+  memory_store& operator=(const memory_store&) = delete;
+
+  // Synchronous forms, used by the awaitable interface and directly by tests.
+  entry_ptr find(const variant_key& key);
+  fill_ticket ticket(const resource_key& key);
+  bool put(const variant_key& key, entry_ptr e, fill_ticket t, std::chrono::milliseconds keep_for);
+  void erase(const resource_key& key);
+  void erase_location(std::string_view location);
+
+  net::awaitable<entry_ptr> lookup(const variant_key& key) override;
+  net::awaitable<fill_ticket> begin_fill(const resource_key& key) override;
+  net::awaitable<bool> insert(const variant_key& key, entry_ptr e, fill_ticket t,
+                              std::chrono::milliseconds keep_for) override;
+  net::awaitable<void> invalidate(const resource_key& key) override;
+  net::awaitable<void> invalidate_location(std::string_view location) override;
+
+  std::size_t bytes() const noexcept { return bytes_.load(std::memory_order_relaxed); }
+  std::size_t entries() const noexcept { return entries_.load(std::memory_order_relaxed); }
+  std::uint64_t evictions() const noexcept { return evictions_.load(std::memory_order_relaxed); }
+  std::size_t max_bytes() const noexcept { return max_bytes_; }
+
+ private:
+  struct shard;
+  shard& shard_for(const resource_key& key);
+  void drop_resource(shard& s, const std::string& resource);
+
+  std::size_t max_bytes_;
+  std::chrono::milliseconds tombstone_for_;
+  std::vector<std::unique_ptr<shard>> shards_;
+  std::atomic<std::uint64_t> clock_{0};
+  std::atomic<std::size_t> bytes_{0};
+  std::atomic<std::size_t> entries_{0};
+  std::atomic<std::uint64_t> evictions_{0};
+};
+
+}  // namespace wcp::cache

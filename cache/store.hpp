@@ -1,0 +1,51 @@
+// The storage interface under the cache: lookup, insert, invalidate. HTTP semantics (freshness,
+// grants, coalescing) live above it, in the proxy.
+//
+// A miss is not an error: lookup() yields nullptr. Every operation completes exactly once, also
+// when the backend is unreachable (then as a miss / a dropped insert).
+//
+// Fill races: before asking upstream for a resource, the caller takes a fill_ticket; an insert
+// whose ticket was taken before an invalidation of the same resource is dropped, so an answer that
+// a write has since made old never re-populates the cache.
+//
+// Thread-safety: implementations may be used from any thread concurrently.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "cache/entry.hpp"
+#include "cache/key.hpp"
+#include "net/net.hpp"
+
+namespace wcp::cache {
+
+struct fill_ticket {
+  std::uint64_t generation = 0;
+};
+
+class store {
+ public:
+  virtual ~store() = default;
+
+  // The stored entry for this variant, or nullptr. Entries past their keep time are not returned.
+  virtual net::awaitable<entry_ptr> lookup(const variant_key& key) = 0;
+
+  virtual net::awaitable<fill_ticket> begin_fill(const resource_key& key) = 0;
+
+  // Stores `e` for `keep_for` from e->stored_at unless the resource was invalidated after
+  // `ticket` was taken. Yields whether it was stored.
+  virtual net::awaitable<bool> insert(const variant_key& key, entry_ptr e, fill_ticket ticket,
+                                      std::chrono::milliseconds keep_for) = 0;
+
+  // Drops every variant of the resource and fences fills that began before now.
+  virtual net::awaitable<void> invalidate(const resource_key& key) = 0;
+
+  // Drops every resource of one location (normalised ID), fencing their fills.
+  virtual net::awaitable<void> invalidate_location(std::string_view location) = 0;
+};
+
+}  // namespace wcp::cache

@@ -1,0 +1,739 @@
+// Settings loader: command-line flags, WEBEX_CACHE_PROXY_* environment variables and a config
+// file, merged with Boost.Program_options (flag > environment > file > default). Every value is
+// taken as a string and converted here, so that a bad value gets a message naming its flag and,
+// when it did not come from the command line, the variable or file it came from.
+#include "config/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#ifndef WCP_VERSION
+#define WCP_VERSION "0.0.0"
+#endif
+
+namespace po = boost::program_options;
+
+namespace wcp::config {
+namespace {
+
+constexpr std::string_view env_prefix = "WEBEX_CACHE_PROXY_";
+constexpr double max_duration_seconds = 1e9;  // ~31 years; keeps every conversion in range
+
+// ---------------------------------------------------------------------------------------------
+// Small text helpers
+
+std::string_view trim(std::string_view s) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = ascii_lower(c);
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+// A value quoted for a one-line message: control characters escaped, long values shortened.
+std::string quote(std::string_view s) {
+  constexpr std::size_t max_shown = 100;
+  std::string out = "\"";
+  std::size_t shown = 0;
+  for (char c : s) {
+    if (shown++ == max_shown) {
+      out += "...";
+      break;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+[[noreturn]] void bad(std::string_view text, std::string_view what) {
+  throw std::invalid_argument(quote(text) + " " + std::string(what));
+}
+
+// "1", "1.5", ".5", "2." -> value; anything else (signs, exponents, inf, nan) -> nullopt.
+std::optional<double> parse_decimal(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  bool digit = false, dot = false;
+  for (char c : s) {
+    if (is_digit(c)) {
+      digit = true;
+    } else if (c == '.' && !dot) {
+      dot = true;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!digit) return std::nullopt;
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value, std::chars_format::fixed);
+  if (ec == std::errc::result_out_of_range) return std::numeric_limits<double>::infinity();
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return value;
+}
+
+// Digits only -> value; overflow -> "too large"; anything else -> invalid_argument.
+std::uint64_t parse_unsigned(std::string_view text, std::string_view digits, std::string_view what) {
+  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), is_digit)) bad(text, what);
+  std::uint64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec == std::errc::result_out_of_range) bad(text, "is too large");
+  if (ec != std::errc() || ptr != digits.data() + digits.size()) bad(text, what);
+  return value;
+}
+
+std::uint64_t parse_count(const std::string& text) {
+  const std::string_view t = trim(text);
+  if (!t.empty() && t.front() == '-') bad(text, "is negative");
+  return parse_unsigned(text, t, "is not a whole number");
+}
+
+bool parse_bool(const std::string& text) {
+  const std::string t = lower(trim(text));
+  if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
+  if (t == "false" || t == "no" || t == "off" || t == "0") return false;
+  bad(text, "is not true or false");
+}
+
+// Shortest fixed-point text that reads back to the same double, e.g. "300", "0.05".
+std::string format_number(double v) {
+  char buf[400];
+  const auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  if (ec != std::errc()) return std::to_string(v);
+  return std::string(buf, ptr);
+}
+
+std::string format_seconds(seconds s) { return format_number(s.count()) + "s"; }
+std::string format_ms(milliseconds ms) { return format_number(static_cast<double>(ms.count()) / 1000.0) + "s"; }
+
+std::string format_endpoint(const endpoint& e) {
+  const bool v6 = e.host.find(':') != std::string::npos;
+  return (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.port);
+}
+
+// redis://user:secret@host -> redis://user:***@host; a lone userinfo is masked whole.
+std::string mask_password(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  const auto auth_begin = scheme_end + 3;
+  auto auth_end = url.find_first_of("/?#", auth_begin);
+  if (auth_end == std::string::npos) auth_end = url.size();
+  const auto at = url.rfind('@', auth_end == 0 ? 0 : auth_end - 1);
+  if (at == std::string::npos || at < auth_begin) return url;
+  const auto colon = url.find(':', auth_begin);
+  if (colon != std::string::npos && colon < at)
+    return url.substr(0, colon + 1) + "***" + url.substr(at);
+  return url.substr(0, auth_begin) + "***" + url.substr(at);
+}
+
+milliseconds to_ms(seconds s) { return std::chrono::round<milliseconds>(s); }
+
+// ---------------------------------------------------------------------------------------------
+// The settings table: one row per option, with its conversion both ways.
+
+struct setting {
+  std::string name;       // long flag without dashes; also the file key and env suffix
+  std::string arg;        // value name in --help
+  std::string help;
+  std::function<void(config&, const std::string&)> set;  // throws std::invalid_argument
+  std::function<std::string(const config&)> get;          // as describe() prints it
+  bool in_describe = true;
+};
+
+std::string env_name(const std::string& name) {
+  std::string out(env_prefix);
+  for (char c : name) out += c == '-' ? '_' : ascii_upper(c);
+  return out;
+}
+
+setting duration_s(std::string name, std::string help, seconds config::*m) {
+  return {std::move(name), "DURATION", std::move(help),
+          [m](config& c, const std::string& v) { c.*m = parse_duration(v); },
+          [m](const config& c) { return format_seconds(c.*m); }};
+}
+
+setting duration_ms(std::string name, std::string help, milliseconds config::*m) {
+  return {std::move(name), "DURATION", std::move(help),
+          [m](config& c, const std::string& v) { c.*m = to_ms(parse_duration(v)); },
+          [m](const config& c) { return format_ms(c.*m); }};
+}
+
+setting bytes(std::string name, std::string help, std::size_t config::*m) {
+  return {std::move(name), "BYTES", std::move(help),
+          [m](config& c, const std::string& v) { c.*m = parse_bytes(v); },
+          [m](const config& c) { return std::to_string(c.*m); }};
+}
+
+setting count(std::string name, std::string help, std::size_t config::*m) {
+  return {std::move(name), "N", std::move(help),
+          [m](config& c, const std::string& v) {
+            const auto n = parse_count(v);
+            if (n > std::numeric_limits<std::size_t>::max()) bad(v, "is too large");
+            c.*m = static_cast<std::size_t>(n);
+          },
+          [m](const config& c) { return std::to_string(c.*m); }};
+}
+
+setting address(std::string name, std::string help, endpoint config::*m) {
+  return {std::move(name), "HOST:PORT", std::move(help),
+          [m](config& c, const std::string& v) { c.*m = parse_endpoint(v); },
+          [m](const config& c) { return format_endpoint(c.*m); }};
+}
+
+setting text(std::string name, std::string arg, std::string help, std::string config::*m) {
+  return {std::move(name), std::move(arg), std::move(help),
+          [m](config& c, const std::string& v) { c.*m = std::string(trim(v)); },
+          [m](const config& c) { return c.*m; }};
+}
+
+const std::vector<setting>& settings() {
+  static const std::vector<setting> table = [] {
+    std::vector<setting> t;
+    setting cfg_file = text("config", "FILE", "read settings from this file (\"name = value\" lines)",
+                            &config::config_file);
+    cfg_file.in_describe = false;
+    t.push_back(std::move(cfg_file));
+    t.push_back(address("listen", "client listener", &config::listen));
+    t.push_back(address("admin-listen", "admin listener: metrics, health, purge", &config::admin_listen));
+    t.push_back(text("upstream", "URL", "Webex API base URL, http:// or https://", &config::upstream));
+    t.push_back(text("upstream-ca", "FILE", "PEM bundle to trust instead of the system store",
+                     &config::upstream_ca));
+    t.push_back(duration_ms("connect-timeout", "TCP connect + TLS handshake to upstream",
+                            &config::connect_timeout));
+    t.push_back(duration_ms("upstream-timeout", "one whole upstream request",
+                            &config::upstream_timeout));
+    t.push_back(count("upstream-max-idle", "idle upstream connections kept per thread",
+                      &config::upstream_max_idle));
+    t.push_back(bytes("max-upstream-body-bytes", "larger upstream answers get 502",
+                      &config::max_upstream_body_bytes));
+    t.push_back(text("redis", "URL|none", "redis://[:password@]host:port[/db], unix:///path or none",
+                     &config::redis));
+    t.push_back(duration_ms("redis-timeout", "longest any request waits on Redis", &config::redis_timeout));
+    t.push_back(duration_s("cache-ttl", "entries are fresh this long (0 = do not cache)", &config::cache_ttl));
+    t.push_back(duration_s("stale-ttl", "then kept this long as stale", &config::stale_ttl));
+    t.push_back(duration_s("grant-ttl", "a learned access grant lasts this long", &config::grant_ttl));
+    t.push_back(duration_s("max-retry-wait", "longest a request waits out a rate limit",
+                           &config::max_retry_wait));
+    t.push_back(duration_s("max-backoff", "Retry-After values above this are capped", &config::max_backoff));
+    t.push_back(duration_s("default-backoff", "backoff when Retry-After is missing or bad",
+                           &config::default_backoff));
+    t.push_back(bytes("memory-max-bytes", "in-process cache size bound", &config::memory_max_bytes));
+    t.push_back(bytes("max-header-bytes", "client request line + headers", &config::max_header_bytes));
+    t.push_back(bytes("max-body-bytes", "client request body", &config::max_body_bytes));
+    t.push_back(duration_ms("client-header-timeout", "to receive a whole request head",
+                            &config::client_header_timeout));
+    t.push_back(duration_ms("client-body-timeout", "to receive a whole request body",
+                            &config::client_body_timeout));
+    t.push_back(duration_ms("idle-timeout", "keep-alive connection with no request", &config::idle_timeout));
+    t.push_back({"max-connections", "N", "open client connections; more are refused",
+                 [](config& c, const std::string& v) {
+                   const auto n = parse_count(v);
+                   if (n > std::numeric_limits<std::size_t>::max()) bad(v, "is too large");
+                   c.max_connections = static_cast<std::size_t>(n);
+                 },
+                 [](const config& c) { return std::to_string(c.max_connections); }});
+    t.push_back(duration_ms("drain-timeout", "on SIGTERM, longest wait for in-flight requests",
+                            &config::drain_timeout));
+    t.push_back({"threads", "N", "worker threads, 0 = one per core",
+                 [](config& c, const std::string& v) {
+                   const auto n = parse_count(v);
+                   if (n > std::numeric_limits<unsigned>::max()) bad(v, "is too large");
+                   c.threads = static_cast<unsigned>(n);
+                 },
+                 [](const config& c) { return std::to_string(c.threads); }});
+    t.push_back({"log-level", "LEVEL", "trace, debug, info, warn, error, critical or off",
+                 [](config& c, const std::string& v) { c.log_level = lower(trim(v)); },
+                 [](const config& c) { return c.log_level; }});
+    t.push_back({"log-format", "FORMAT", "text or json",
+                 [](config& c, const std::string& v) { c.log_format = lower(trim(v)); },
+                 [](const config& c) { return c.log_format; }});
+    t.push_back({"check-config", "", "validate the settings, print them and exit",
+                 [](config& c, const std::string& v) { c.check_config = parse_bool(v); },
+                 [](const config& c) { return std::string(c.check_config ? "true" : "false"); },
+                 false});
+    return t;
+  }();
+  return table;
+}
+
+const setting* find_setting(std::string_view name) {
+  for (const auto& s : settings())
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+// The options the environment and the file accept: every setting, as a string. The command line
+// takes the same minus check-config, which it has as a switch instead (see switches_description).
+po::options_description settings_description(bool for_command_line, bool for_help = false) {
+  const config defaults;
+  po::options_description desc(for_help ? "Options" : "", 100, 50);
+  for (const auto& s : settings()) {
+    if (s.name == "check-config" && for_command_line) continue;
+    std::string help = s.help;
+    if (for_help && s.in_describe) {
+      std::string def = s.get(defaults);
+      help += " (default " + (def.empty() ? std::string("none") : def) + ")";
+    }
+    desc.add_options()(s.name.c_str(), po::value<std::string>()->value_name(s.arg), help.c_str());
+  }
+  return desc;
+}
+
+po::options_description switches_description() {
+  po::options_description desc("");
+  desc.add_options()("check-config", po::bool_switch(), "validate the settings, print them and exit")(
+      "version", po::bool_switch(), "print the version and exit")(
+      "help,h", po::bool_switch(), "print this help and exit");
+  return desc;
+}
+
+std::string make_help_text() {
+  po::options_description shown = settings_description(true, true);
+  shown.add(switches_description());
+  std::ostringstream out;
+  out << "Usage: webex-cache-proxy [options]\n\n"
+      << "A caching HTTP proxy for the Webex API.\n\n"
+      << shown << "\n"
+      << "Every option can also be set as the environment variable WEBEX_CACHE_PROXY_<NAME>\n"
+      << "(e.g. WEBEX_CACHE_PROXY_CACHE_TTL=60) and as a config-file key (cache-ttl = 60 or\n"
+      << "cache_ttl = 60). Precedence: flag > environment > file > default.\n"
+      << "Durations: seconds (300, 1.5) or with a suffix: 250ms, 5s, 10m, 1h.\n"
+      << "Sizes: bytes (1048576) or with a suffix: 64k, 64KiB, 256M, 1G (powers of 1024).\n";
+  return out.str();
+}
+
+// Where a setting's value came from, as a message suffix: "" (flag or default),
+// " (from WEBEX_CACHE_PROXY_X)" or " (from /path/file)".
+using source_fn = std::function<std::string(const std::string& name)>;
+
+[[noreturn]] void fail(const std::string& name, const std::string& what, const source_fn& source) {
+  throw config_error("--" + name + ": " + what + (source ? source(name) : std::string()));
+}
+
+std::string os_error(int err) { return std::generic_category().message(err); }
+
+// Empty when readable, else why not.
+std::string unreadable_file(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec) return os_error(ec.value());
+  if (std::filesystem::is_directory(st)) return "is a directory";
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return os_error(errno);
+  std::fclose(f);
+  return {};
+}
+
+bool valid_port_text(std::string_view p) {
+  if (p.empty() || p.size() > 5 || !std::all_of(p.begin(), p.end(), is_digit)) return false;
+  const unsigned long n = std::stoul(std::string(p));
+  return n >= 1 && n <= 65535;
+}
+
+void check_upstream(const std::string& u, const source_fn& source) {
+  const std::string what = quote(u) + " is not an http:// or https:// URL with a host";
+  auto r = boost::urls::parse_uri(u);
+  if (!r) fail("upstream", what, source);
+  const boost::urls::url_view url = *r;
+  if (url.scheme_id() != boost::urls::scheme::http && url.scheme_id() != boost::urls::scheme::https)
+    fail("upstream", what, source);
+  if (!url.has_authority() || url.encoded_host().empty()) fail("upstream", what, source);
+  if (url.has_port() && !valid_port_text(url.port()))
+    fail("upstream", quote(u) + " has a bad port (1-65535)", source);
+  if (url.has_userinfo()) fail("upstream", quote(u) + ": credentials do not belong in the URL", source);
+  if (url.has_query() || url.has_fragment())
+    fail("upstream", quote(u) + " must not have a query or fragment", source);
+}
+
+void check_redis(const std::string& r, const source_fn& source) {
+  if (r == "none") return;
+  const std::string shown = quote(mask_password(r));
+  const std::string forms = " is not none, redis://[:password@]host[:port][/db] or unix:///path";
+  if (istarts_with(r, "rediss://"))
+    fail("redis", shown + ": TLS to Redis (rediss://) is not supported", source);
+  auto parsed = boost::urls::parse_uri(r);
+  if (!parsed) fail("redis", shown + forms, source);
+  const boost::urls::url_view url = *parsed;
+  if (url.has_query() || url.has_fragment()) fail("redis", shown + forms, source);
+  if (iequals(url.scheme(), "redis")) {
+    if (!url.has_authority() || url.encoded_host().empty()) fail("redis", shown + ": no host", source);
+    if (url.has_port() && !valid_port_text(url.port()))
+      fail("redis", shown + " has a bad port (1-65535)", source);
+    std::string_view path = url.encoded_path();
+    if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+    if (!path.empty() && (path.size() > 9 || !std::all_of(path.begin(), path.end(), is_digit)))
+      fail("redis", shown + ": the path must be a database number", source);
+    return;
+  }
+  if (iequals(url.scheme(), "unix")) {
+    if (!url.has_authority() || !url.encoded_host().empty() || url.has_userinfo() || url.has_port())
+      fail("redis", shown + ": write a socket path as unix:///path", source);
+    if (url.encoded_path().size() < 2 || url.encoded_path().front() != '/')
+      fail("redis", shown + ": no socket path", source);
+    return;
+  }
+  fail("redis", shown + forms, source);
+}
+
+void validate_impl(const config& c, const source_fn& source) {
+  check_upstream(c.upstream, source);
+  if (!c.upstream_ca.empty()) {
+    if (auto why = unreadable_file(c.upstream_ca); !why.empty())
+      fail("upstream-ca", "cannot read " + quote(c.upstream_ca) + ": " + why, source);
+  }
+  check_redis(c.redis, source);
+
+  const std::pair<const char*, milliseconds> timeouts[] = {
+      {"connect-timeout", c.connect_timeout},
+      {"upstream-timeout", c.upstream_timeout},
+      {"redis-timeout", c.redis_timeout},
+      {"client-header-timeout", c.client_header_timeout},
+      {"client-body-timeout", c.client_body_timeout},
+      {"idle-timeout", c.idle_timeout},
+      {"drain-timeout", c.drain_timeout},
+  };
+  for (const auto& [name, value] : timeouts) {
+    if (value < milliseconds(1)) fail(name, "must be at least 1ms, not " + format_ms(value), source);
+    if (value.count() > static_cast<std::int64_t>(max_duration_seconds) * 1000)
+      fail(name, format_ms(value) + " is too large", source);
+  }
+  const std::pair<const char*, seconds> ttls[] = {
+      {"cache-ttl", c.cache_ttl},           {"stale-ttl", c.stale_ttl},
+      {"grant-ttl", c.grant_ttl},           {"max-retry-wait", c.max_retry_wait},
+      {"max-backoff", c.max_backoff},       {"default-backoff", c.default_backoff},
+  };
+  for (const auto& [name, value] : ttls) {
+    if (!std::isfinite(value.count()) || value.count() < 0 || value.count() > max_duration_seconds)
+      fail(name, "must be between 0s and " + format_number(max_duration_seconds) + "s, not " +
+                     format_seconds(value), source);
+  }
+
+  if (c.threads > 1024) fail("threads", "must be at most 1024, not " + std::to_string(c.threads), source);
+  static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (!levels.count(c.log_level))
+    fail("log-level", quote(c.log_level) + " is not one of trace, debug, info, warn, error, critical, off",
+         source);
+  if (c.log_format != "text" && c.log_format != "json")
+    fail("log-format", quote(c.log_format) + " is not text or json", source);
+
+  if (c.max_header_bytes < 1024)
+    fail("max-header-bytes", "must be at least 1024, not " + std::to_string(c.max_header_bytes), source);
+  if (c.max_body_bytes < 1) fail("max-body-bytes", "must be at least 1", source);
+  if (c.max_upstream_body_bytes < 1) fail("max-upstream-body-bytes", "must be at least 1", source);
+  if (c.memory_max_bytes < (std::size_t{1} << 20))
+    fail("memory-max-bytes", "must be at least 1048576 (1MiB), not " + std::to_string(c.memory_max_bytes),
+         source);
+  if (c.max_connections < 1) fail("max-connections", "must be at least 1", source);
+
+  if (c.listen.host.empty()) fail("listen", "no host", source);
+  if (c.admin_listen.host.empty()) fail("admin-listen", "no host", source);
+  if (c.admin_listen.port != 0 && c.admin_listen.port == c.listen.port && c.admin_listen.host == c.listen.host)
+    fail("admin-listen", format_endpoint(c.admin_listen) + " is also --listen; use another port", source);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Parsers
+
+seconds parse_duration(const std::string& text) {
+  std::string_view t = trim(text);
+  if (t.empty()) bad(text, "is not a duration");
+  if (t.front() == '-') bad(text, "is negative");
+  std::size_t end = 0;
+  while (end < t.size() && (is_digit(t[end]) || t[end] == '.')) ++end;
+  const std::string_view number = t.substr(0, end);
+  const std::string_view suffix = trim(t.substr(end));
+  double factor = 0;
+  if (suffix.empty() || suffix == "s") {
+    factor = 1;
+  } else if (suffix == "ms") {
+    factor = 0.001;
+  } else if (suffix == "m") {
+    factor = 60;
+  } else if (suffix == "h") {
+    factor = 3600;
+  } else {
+    bad(text, "is not a duration");
+  }
+  const auto value = parse_decimal(number);
+  if (!value) bad(text, "is not a duration");
+  const double s = *value * factor;
+  if (!std::isfinite(s) || s > max_duration_seconds)
+    bad(text, "is too large (at most " + format_number(max_duration_seconds) + "s)");
+  return seconds(s);
+}
+
+std::size_t parse_bytes(const std::string& text) {
+  std::string_view t = trim(text);
+  if (t.empty()) bad(text, "is not a byte size");
+  if (t.front() == '-') bad(text, "is negative");
+  std::size_t end = 0;
+  while (end < t.size() && is_digit(t[end])) ++end;
+  const std::string_view number = t.substr(0, end);
+  const std::string suffix = lower(trim(t.substr(end)));
+  std::uint64_t factor = 0;
+  if (suffix.empty() || suffix == "b") {
+    factor = 1;
+  } else if (suffix == "k" || suffix == "kb" || suffix == "kib") {
+    factor = std::uint64_t{1} << 10;
+  } else if (suffix == "m" || suffix == "mb" || suffix == "mib") {
+    factor = std::uint64_t{1} << 20;
+  } else if (suffix == "g" || suffix == "gb" || suffix == "gib") {
+    factor = std::uint64_t{1} << 30;
+  } else {
+    bad(text, "is not a byte size");
+  }
+  const std::uint64_t n = parse_unsigned(text, number, "is not a byte size");
+  if (n > std::numeric_limits<std::uint64_t>::max() / factor) bad(text, "is too large");
+  const std::uint64_t total = n * factor;
+  if (total > std::numeric_limits<std::size_t>::max()) bad(text, "is too large");
+  return static_cast<std::size_t>(total);
+}
+
+endpoint parse_endpoint(const std::string& text) {
+  const std::string_view t = trim(text);
+  if (t.empty()) bad(text, "is not host:port");
+  endpoint e;
+  std::string_view port;
+  if (t.front() == '[') {
+    const auto close = t.find(']');
+    if (close == std::string_view::npos) bad(text, "has no closing ']'");
+    e.host = std::string(t.substr(1, close - 1));
+    if (e.host.empty()) bad(text, "has no host");
+    const std::string_view rest = t.substr(close + 1);
+    if (rest.empty()) bad(text, "has no port (host:port)");
+    if (rest.front() != ':') bad(text, "is not [address]:port");
+    port = rest.substr(1);
+  } else {
+    const auto colon = t.rfind(':');
+    if (colon == std::string_view::npos) bad(text, "has no port (host:port)");
+    e.host = std::string(t.substr(0, colon));
+    if (e.host.empty()) bad(text, "has no host");
+    if (e.host.find(':') != std::string::npos) bad(text, "has an IPv6 address without brackets ([::1]:port)");
+    port = t.substr(colon + 1);
+  }
+  for (char c : e.host) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '[' || c == ']' || c == '/' || c == '@')
+      bad(text, "has a bad character in the host");
+  }
+  if (port.empty()) bad(text, "has no port (host:port)");
+  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), is_digit)) bad(text, "has a bad port (0-65535)");
+  const unsigned long n = std::stoul(std::string(port));
+  if (n > 65535) bad(text, "has a bad port (0-65535)");
+  e.port = static_cast<std::uint16_t>(n);
+  return e;
+}
+
+const char* version() { return WCP_VERSION; }
+
+void validate(const config& cfg) { validate_impl(cfg, nullptr); }
+
+std::string describe(const config& cfg) {
+  std::string out;
+  for (const auto& s : settings()) {
+    if (!s.in_describe) continue;
+    std::string value = s.get(cfg);
+    if (s.name == "redis") value = mask_password(value);
+    out += s.name + " = " + value + "\n";
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+load_result load(int argc, const char* const argv[], const char* const* environ) {
+  load_result result;
+
+  // 1. Command line.
+  po::options_description settings_desc = settings_description(false);
+  po::options_description cmdline_desc;
+  cmdline_desc.add(settings_description(true)).add(switches_description());
+
+  po::parsed_options cmdline(&cmdline_desc);
+  po::variables_map vm;
+  try {
+    const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    static const char* const no_args[] = {"webex-cache-proxy", nullptr};
+    if (argc < 1 || argv == nullptr) {
+      argc = 1;
+      argv = no_args;
+    }
+    cmdline = po::command_line_parser(argc, argv).options(cmdline_desc).style(style).run();
+    for (const auto& o : cmdline.options) {
+      if (o.string_key.empty() || o.position_key >= 0) {
+        const std::string arg = o.original_tokens.empty() ? std::string() : o.original_tokens.front();
+        throw config_error("unexpected argument " + quote(arg) + " (options start with --)");
+      }
+    }
+    po::store(cmdline, vm);
+  } catch (const po::error& e) {
+    throw config_error(e.what());
+  }
+
+  if (vm["help"].as<bool>()) {
+    result.what = action::print_help;
+    result.help_text = make_help_text();
+    return result;
+  }
+  if (vm["version"].as<bool>()) {
+    result.what = action::print_version;
+    return result;
+  }
+
+  std::set<std::string> from_flag;
+  for (const auto& o : cmdline.options) from_flag.insert(o.string_key);
+
+  // 2. Environment: only WEBEX_CACHE_PROXY_* names, each must name a setting. (Built by hand rather
+  //    than with po::parse_environment, which reads the global environ instead of the given block.)
+  std::map<std::string, std::string> env_var_of;  // setting name -> variable name
+  {
+    std::map<std::string, std::string> known;  // variable name -> setting name
+    for (const auto& s : settings()) known.emplace(env_name(s.name), s.name);
+    po::parsed_options env(&settings_desc);
+    for (const char* const* p = environ; p != nullptr && *p != nullptr; ++p) {
+      const std::string_view entry = *p;
+      const auto eq = entry.find('=');
+      if (eq == std::string_view::npos) continue;
+      const std::string name(entry.substr(0, eq));
+      if (name.compare(0, env_prefix.size(), env_prefix) != 0) continue;
+      const auto it = known.find(name);
+      if (it == known.end())
+        throw config_error("unknown environment variable " + name + " (no such setting; see --help)");
+      if (env_var_of.count(it->second)) throw config_error(name + " is set more than once in the environment");
+      po::option o;
+      o.string_key = it->second;
+      o.value.emplace_back(entry.substr(eq + 1));
+      o.original_tokens = {name};
+      env.options.push_back(std::move(o));
+      env_var_of[it->second] = name;
+    }
+    try {
+      po::store(env, vm);
+    } catch (const po::error& e) {
+      throw config_error(std::string(e.what()) + " (in the environment)");
+    }
+  }
+
+  // 3. Config file: --config, else WEBEX_CACHE_PROXY_CONFIG.
+  std::string path = vm.count("config") ? std::string(trim(vm["config"].as<std::string>())) : std::string();
+  std::set<std::string> from_file;
+  const auto source = [&](const std::string& name) -> std::string {
+    if (from_flag.count(name)) return {};
+    if (auto it = env_var_of.find(name); it != env_var_of.end()) return " (from " + it->second + ")";
+    if (from_file.count(name)) return " (from " + path + ")";
+    return {};
+  };
+  if (!path.empty()) {
+    std::ifstream in;
+    if (auto why = unreadable_file(path); !why.empty())
+      fail("config", "cannot read " + quote(path) + ": " + why, source);
+    in.open(path);
+    if (!in) fail("config", "cannot read " + quote(path) + ": " + os_error(errno), source);
+
+    po::parsed_options file(&settings_desc);
+    try {
+      file = po::parse_config_file(in, settings_desc, true);
+    } catch (const po::error& e) {
+      throw config_error(path + ": " + e.what());
+    }
+    std::set<std::string> seen;
+    for (auto& o : file.options) {
+      std::string key = o.string_key;
+      std::replace(key.begin(), key.end(), '_', '-');
+      if (key == "config")
+        throw config_error(path + ": " + quote(o.string_key) + " cannot be set in a config file");
+      if (key.empty()) throw config_error(path + ": a line has a value but no setting name");
+      if (!find_setting(key)) throw config_error(path + ": unknown setting " + quote(o.string_key));
+      if (!seen.insert(key).second)
+        throw config_error("--" + key + ": set more than once in " + path);
+      o.string_key = key;
+      o.unregistered = false;
+      from_file.insert(key);
+    }
+    try {
+      po::store(file, vm);
+    } catch (const po::error& e) {
+      throw config_error(path + ": " + e.what());
+    }
+  }
+
+  // 4. Convert, then check.
+  config& cfg = result.cfg;
+  for (const auto& s : settings()) {
+    if (!vm.count(s.name)) continue;
+    if (const bool* flag = boost::any_cast<bool>(&vm[s.name].value())) {  // --check-config switch
+      if (s.name == "check-config") cfg.check_config = *flag;
+      continue;
+    }
+    const std::string& value = vm[s.name].as<std::string>();
+    try {
+      s.set(cfg, value);
+    } catch (const std::invalid_argument& e) {
+      fail(s.name, e.what(), source);
+    }
+  }
+  cfg.config_file = path;
+  validate_impl(cfg, source);
+
+  result.what = cfg.check_config ? action::check_config : action::run;
+  return result;
+}
+
+}  // namespace wcp::config

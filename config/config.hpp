@@ -1,0 +1,113 @@
+// The daemon's settings: one struct whose members carry their defaults, and the loader that fills it
+// from command-line flags, WEBEX_CACHE_PROXY_* environment variables and a config file, with
+// precedence flag > environment > file > default.
+//
+// Thread-safety: a config is a plain value; load() touches no global state except reading the
+// environment block it is given.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace wcp::config {
+
+using seconds = std::chrono::duration<double>;
+using milliseconds = std::chrono::milliseconds;
+
+struct endpoint {
+  std::string host;    // literal address or name, without brackets
+  std::uint16_t port = 0;
+
+  friend bool operator==(const endpoint&, const endpoint&) = default;
+};
+
+struct config {
+  std::string config_file;                        // --config: file read for settings, "" = none
+
+  endpoint listen{"127.0.0.1", 8080};             // client listener
+  endpoint admin_listen{"127.0.0.1", 9464};       // metrics, health, purge
+
+  std::string upstream = "https://webexapis.com"; // Webex API base URL, http:// or https://
+  std::string upstream_ca;                        // PEM bundle to trust instead of the system store
+  milliseconds connect_timeout{5000};             // TCP connect + TLS handshake to upstream
+  milliseconds upstream_timeout{30000};           // one whole upstream request, send to last byte
+  std::size_t upstream_max_idle = 32;             // idle keep-alive connections kept per thread
+  std::size_t max_upstream_body_bytes = 16u << 20;// larger upstream answers are refused with 502
+
+  std::string redis = "none";                     // redis://[:password@]host:port[/db], unix:///path, none
+  milliseconds redis_timeout{50};                 // longest any request waits on Redis
+
+  seconds cache_ttl{300};                         // entries are fresh this long
+  seconds stale_ttl{3600};                        // then kept this long as stale
+  seconds grant_ttl{300};                         // a learned (token, org, location) grant lasts this long
+  seconds max_retry_wait{10};                     // longest a request waits out a rate limit
+  seconds max_backoff{300};                       // Retry-After values above this are capped
+  seconds default_backoff{5};                     // used when Retry-After is missing, 0 or unparsable
+
+  std::size_t memory_max_bytes = 256u << 20;      // in-process store bound (entries, keys, headers)
+
+  std::size_t max_header_bytes = 16u << 10;       // request line + headers from a client
+  std::size_t max_body_bytes = 1u << 20;          // request body from a client
+  milliseconds client_header_timeout{10000};      // to receive a whole request head
+  milliseconds client_body_timeout{30000};        // to receive a whole request body
+  milliseconds idle_timeout{60000};               // keep-alive connection with no request
+  std::size_t max_connections = 10000;            // open client connections; more are refused
+  milliseconds drain_timeout{10000};              // SIGTERM: longest wait for in-flight requests
+
+  unsigned threads = 0;                           // worker threads, 0 = one per core
+  std::string log_level = "info";                 // trace, debug, info, warn, error, critical, off
+  std::string log_format = "text";                // text or json
+
+  bool check_config = false;                      // validate, print the effective settings, exit
+
+  friend bool operator==(const config&, const config&) = default;
+};
+
+// What load() decided the process should do.
+enum class action { run, check_config, print_help, print_version };
+
+struct load_result {
+  config cfg;
+  action what = action::run;
+  std::string help_text;  // filled for print_help
+};
+
+// Thrown by load() for any bad flag, variable, file or value. what() is one line that names the
+// setting (flag form, e.g. "--cache-ttl") and says what is wrong.
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Loads settings. `environ` is the process environment block (NULL-terminated "NAME=value"
+// strings); only WEBEX_CACHE_PROXY_* names are read, and an unknown one is an error.
+// The config file is --config, else WEBEX_CACHE_PROXY_CONFIG; its lines are "name = value"
+// with '#' comments; names are the long flag names with '-' or '_'.
+load_result load(int argc, const char* const argv[], const char* const* environ);
+
+// Re-reads environment and file (for SIGHUP), keeping the command-line flags of `argv` on top.
+// Same rules and errors as load().
+inline load_result reload(int argc, const char* const argv[], const char* const* environ) {
+  return load(argc, argv, environ);
+}
+
+// Checks cross-setting rules (ranges, URL schemes, files readable). Throws config_error.
+void validate(const config& cfg);
+
+// "name = value" lines of every setting, as the file format accepts them (for --check-config).
+std::string describe(const config& cfg);
+
+// Parsers shared with the loader, exposed for tests. Throw std::invalid_argument with a short
+// reason on bad input.
+seconds parse_duration(const std::string& text);        // "300", "1.5", "250ms", "5s", "10m", "1h"
+std::size_t parse_bytes(const std::string& text);       // "1048576", "64k", "64KiB", "256M", "1G"
+endpoint parse_endpoint(const std::string& text);       // "host:port", "[::1]:port"
+
+const char* version();
+
+}  // namespace wcp::config

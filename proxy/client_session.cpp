@@ -1,0 +1,262 @@
+#include "proxy/client_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "proxy/webex_error.hpp"
+
+namespace wcp::proxy {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+std::string_view status_class(unsigned status) {
+  switch (status / 100) {
+    case 1: return "1xx";
+    case 2: return "2xx";
+    case 3: return "3xx";
+    case 4: return "4xx";
+    default: return "5xx";
+  }
+}
+
+// Keeps a session listed as idle (closable by a drain) while it waits for a request.
+class idle_mark {
+ public:
+  idle_mark(std::unordered_set<net::ip::tcp::socket*>& set, net::ip::tcp::socket* s)
+      : set_(set), s_(s) {
+    set_.insert(s_);
+  }
+  ~idle_mark() { set_.erase(s_); }
+  idle_mark(const idle_mark&) = delete;
+  idle_mark& operator=(const idle_mark&) = delete;
+
+ private:
+  std::unordered_set<net::ip::tcp::socket*>& set_;
+  net::ip::tcp::socket* s_;
+};
+
+struct read_outcome {
+  bool ok = false;
+  bool close_quietly = false;  // peer gone, idle, or too slow: nothing to answer
+  unsigned status = 0;         // else: the error to answer before closing
+  std::string message;
+  std::string_view reason;     // bad_requests metric label
+};
+
+read_outcome classify_read_error(const beast::error_code& ec, bool in_body) {
+  read_outcome o;
+  if (ec == http::error::end_of_stream || ec == net::error::eof ||
+      ec == net::error::connection_reset || ec == net::error::operation_aborted ||
+      ec == net::error::broken_pipe) {
+    o.close_quietly = true;
+  } else if (ec == beast::error::timeout) {
+    o.close_quietly = true;
+    o.reason = "slow_client";
+  } else if (ec == http::error::header_limit) {
+    o.status = 431;
+    o.message = "The request headers are larger than the proxy accepts.";
+    o.reason = "header_too_large";
+  } else if (ec == http::error::body_limit) {
+    o.status = 413;
+    o.message = "The request body is larger than the proxy accepts.";
+    o.reason = "body_too_large";
+  } else {
+    o.status = 400;
+    o.message = "The request is malformed: " + ec.message() + ".";
+    o.reason = "malformed";
+  }
+  (void)in_body;
+  return o;
+}
+
+}  // namespace
+
+net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_context ctx) {
+  ctx.state.connections.fetch_add(1);
+  ctx.metrics.client_connections().add(1);
+  beast::tcp_stream stream(std::move(socket));
+  beast::error_code ignored;
+  stream.socket().set_option(net::ip::tcp::no_delay(true), ignored);
+  beast::flat_buffer buffer;
+  const auto& lim = ctx.limits;
+
+  auto refuse = [&](unsigned status, std::string_view message, unsigned version)
+      -> net::awaitable<void> {
+    auto res = proxy_service::error_response(status, version ? version : 11, message,
+                                             new_tracking_id());
+    res.set("X-Cache", "BYPASS");
+    res.keep_alive(false);
+    ctx.metrics.responses.with({std::string(status_class(status))}).inc();
+    stream.expires_after(lim.body_timeout);
+    co_await http::async_write(stream, res, use_tuple);
+  };
+
+  for (;;) {
+    if (ctx.state.draining.load()) break;
+
+    // Wait for the next request's first bytes under the idle timeout.
+    if (buffer.size() == 0) {
+      idle_mark mark(ctx.idle, &stream.socket());
+      stream.expires_after(lim.idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+      if (ec) break;
+      buffer.commit(n);
+    }
+
+    const auto started = steady::now();
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(lim.max_header_bytes));
+    parser.body_limit(lim.max_body_bytes);
+
+    stream.expires_after(lim.header_timeout);
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (hec) {
+      auto o = classify_read_error(hec, false);
+      if (!o.reason.empty()) ctx.metrics.bad_requests.with({std::string(o.reason)}).inc();
+      if (o.status) {
+        spdlog::info("refused a request: {}", o.message);
+        co_await refuse(o.status, o.message, 11);
+      } else if (o.reason == "slow_client") {
+        spdlog::info("closed a connection: request head not received within {} ms",
+                     lim.header_timeout.count());
+      }
+      break;
+    }
+
+    const auto& head = parser.get();
+    // A request framed two ways is how smuggling starts: refuse it outright.
+    if (head.count(http::field::content_length) && head.count(http::field::transfer_encoding)) {
+      ctx.metrics.bad_requests.with({"smuggling"}).inc();
+      spdlog::info("refused a request with both Content-Length and Transfer-Encoding");
+      co_await refuse(400, "The request has both Content-Length and Transfer-Encoding.",
+                      head.version());
+      break;
+    }
+
+    if (!parser.is_done()) {
+      const auto expect = head[http::field::expect];
+      if (!expect.empty()) {
+        if (!beast::iequals(expect, "100-continue")) {
+          ctx.metrics.bad_requests.with({"malformed"}).inc();
+          co_await refuse(417, "Only 'Expect: 100-continue' is supported.", head.version());
+          break;
+        }
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        stream.expires_after(lim.body_timeout);
+        auto [cec, cn] = co_await net::async_write(stream, net::buffer(cont), use_tuple);
+        if (cec) break;
+      }
+      stream.expires_after(lim.body_timeout);
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+      if (bec) {
+        auto o = classify_read_error(bec, true);
+        if (!o.reason.empty()) ctx.metrics.bad_requests.with({std::string(o.reason)}).inc();
+        if (o.status) {
+          spdlog::info("refused a request: {}", o.message);
+          co_await refuse(o.status, o.message, head.version());
+        } else if (o.reason == "slow_client") {
+          spdlog::info("closed a connection: request body not received within {} ms",
+                       lim.body_timeout.count());
+        }
+        break;
+      }
+    }
+
+    http::request<http::string_body> req = parser.release();
+    ctx.state.in_flight.fetch_add(1);
+    answer a = co_await ctx.service.handle(req, ctx.pool);
+    bool keep_alive = req.keep_alive() && !ctx.state.draining.load();
+    unsigned status = 0;
+    bool broken = false;
+
+    if (!a.stream) {
+      a.response.keep_alive(keep_alive);
+      status = a.response.result_int();
+      stream.expires_after(lim.body_timeout);
+      auto [wec, wn] = co_await http::async_write(stream, a.response, use_tuple);
+      broken = static_cast<bool>(wec);
+    } else {
+      // Passthrough: relay upstream's answer as it arrives, framed by this proxy.
+      auto& up = *a.stream;
+      const auto& uh = up.parser->get();
+      status = uh.result_int();
+      http::response<http::buffer_body> res{uh.result(), req.version()};
+      copy_end_to_end_headers(uh.base(), res.base());
+      res.set("X-Cache", "BYPASS");
+      const bool is_head = req.method() == http::verb::head;
+      const bool no_body = is_head || status == 204 || status == 304 || status < 200;
+      const auto length = up.parser->content_length();
+      if (is_head) {
+        if (length) res.content_length(*length);
+      } else if (!no_body) {
+        if (length) res.content_length(*length);
+        else if (req.version() >= 11) res.chunked(true);
+        else keep_alive = false;  // an HTTP/1.0 client reads to the end of the connection
+      }
+      res.keep_alive(keep_alive);
+      res.body().data = nullptr;
+      res.body().size = 0;
+      res.body().more = !no_body;
+
+      http::response_serializer<http::buffer_body> sr{res};
+      stream.expires_after(lim.body_timeout);
+      auto [hwec, hwn] = co_await http::async_write_header(stream, sr, use_tuple);
+      broken = static_cast<bool>(hwec);
+      char chunk[16384];
+      while (!broken && !no_body) {
+        beast::error_code uec;
+        const std::size_t n = co_await up.read_body(chunk, sizeof chunk, uec);
+        if (uec) {
+          // The header is out: all the client can be told is that the answer broke off.
+          spdlog::warn("upstream answer broke off mid-body: {}", uec.message());
+          ctx.metrics.upstream_errors.with({"protocol"}).inc();
+          broken = true;
+          break;
+        }
+        const bool done = up.parser->is_done();
+        res.body().data = n ? chunk : nullptr;
+        res.body().size = n;
+        res.body().more = !done;
+        stream.expires_after(lim.body_timeout);
+        auto [bwec, bwn] = co_await http::async_write(stream, sr, use_tuple);
+        if (bwec == http::error::need_buffer) bwec = {};
+        if (bwec) broken = true;
+        if (done) break;
+      }
+      if (!broken) ctx.pool.release(up);
+    }
+    ctx.state.in_flight.fetch_sub(1);
+
+    const double seconds = std::chrono::duration<double>(steady::now() - started).count();
+    const auto cache = to_string(a.cache);
+    ctx.metrics.requests.with({std::string(a.route), std::string(cache)}).inc();
+    ctx.metrics.responses.with({std::string(status_class(status))}).inc();
+    ctx.metrics.request_duration.with({std::string(cache)}).observe(seconds);
+    spdlog::info("access method={} route={} status={} cache={} upstream_status={} "
+                 "upstream_ms={:.1f} ms={:.2f} token={}",
+                 std::string_view(req.method_string()), a.route, status, cache,
+                 a.upstream_status, a.upstream_seconds * 1000, seconds * 1000,
+                 a.token_id.empty() ? "-" : a.token_id);
+
+    if (broken || !keep_alive) break;
+  }
+
+  stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+  stream.close();
+  ctx.metrics.client_connections().add(-1);
+  ctx.state.connections.fetch_sub(1);
+}
+
+}  // namespace wcp::proxy

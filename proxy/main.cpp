@@ -1,0 +1,80 @@
+// webex-cache-proxy: a caching read-through proxy for the Webex Calling configuration API.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "config/config.hpp"
+#include "proxy/server.hpp"
+
+extern char** environ;
+
+namespace {
+
+void setup_logging(const wcp::config::config& cfg) {
+  auto logger = spdlog::stderr_logger_mt("webex-cache-proxy");
+  // journald stamps each line itself; elsewhere the line carries its own time.
+  const bool journald = std::getenv("JOURNAL_STREAM") != nullptr;
+  if (cfg.log_format == "json") {
+    logger->set_pattern(journald ? R"({"level":"%l","message":"%v"})"
+                                 : R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":"%v"})");
+  } else {
+    logger->set_pattern(journald ? "%l %v" : "%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+  }
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::flush_on(spdlog::level::info);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  wcp::config::load_result loaded;
+  try {
+    loaded = wcp::config::load(argc, argv, environ);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "webex-cache-proxy: %s\n", e.what());
+    return 2;
+  }
+  switch (loaded.what) {
+    case wcp::config::action::print_help:
+      std::fputs(loaded.help_text.c_str(), stdout);
+      return 0;
+    case wcp::config::action::print_version:
+      std::printf("webex-cache-proxy %s\n", wcp::config::version());
+      return 0;
+    case wcp::config::action::check_config:
+      std::fputs(wcp::config::describe(loaded.cfg).c_str(), stdout);
+      std::puts("# configuration is valid");
+      return 0;
+    case wcp::config::action::run: break;
+  }
+  const auto& cfg = loaded.cfg;
+  if (cfg.redis != "none") {
+    std::fprintf(stderr, "webex-cache-proxy: --redis: this build has only the embedded store; "
+                         "use --redis none\n");
+    return 2;
+  }
+
+  setup_logging(cfg);
+  try {
+    auto reload = [argc, argv]() -> std::optional<wcp::config::config> {
+      try {
+        return wcp::config::reload(argc, argv, environ).cfg;
+      } catch (const std::exception& e) {
+        spdlog::error("reload refused, keeping the running settings: {}", e.what());
+        return std::nullopt;
+      }
+    };
+    wcp::proxy::server server(cfg, reload);
+    server.start();
+    return server.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+}

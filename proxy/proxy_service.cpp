@@ -1,0 +1,442 @@
+#include "proxy/proxy_service.hpp"
+
+#include <array>
+
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include "cache/fingerprint.hpp"
+#include "proxy/webex_error.hpp"
+
+namespace wcp::proxy {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+// Whether a comma-separated header value lists `token` (case-insensitive).
+bool lists_token(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    auto comma = value.find(',');
+    auto item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    auto eq = item.find('=');
+    if (iequals(item.substr(0, eq), token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+bool wants_refresh(const http::request<http::string_body>& req) {
+  return lists_token(req[http::field::cache_control], "no-cache") ||
+         lists_token(req[http::field::pragma], "no-cache");
+}
+
+std::string_view tracking_of(const http::request<http::string_body>& req) {
+  return req["TrackingID"];
+}
+
+std::string tracking_or_new(const http::request<http::string_body>& req) {
+  auto t = tracking_of(req);
+  return t.empty() ? new_tracking_id() : std::string(t);
+}
+
+// The top-level "id" of a JSON object, if it has one.
+std::optional<std::string> json_id(std::string_view body) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(body);
+  simdjson::dom::element doc;
+  if (parser.parse(padded).get(doc) != simdjson::SUCCESS) return std::nullopt;
+  std::string_view id;
+  if (doc["id"].get(id) != simdjson::SUCCESS) return std::nullopt;
+  return std::string(id);
+}
+
+std::string status_label(unsigned status) { return std::to_string(status); }
+
+}  // namespace
+
+void live_settings::apply(const config::config& cfg) {
+  auto ms = [](config::seconds s) {
+    return std::chrono::duration_cast<milliseconds>(s).count();
+  };
+  cache_ttl_ms = ms(cfg.cache_ttl);
+  stale_ttl_ms = ms(cfg.stale_ttl);
+  grant_ttl_ms = ms(cfg.grant_ttl);
+}
+
+std::string_view to_string(cache_result r) noexcept {
+  switch (r) {
+    case cache_result::hit: return "hit";
+    case cache_result::miss: return "miss";
+    case cache_result::stale: return "stale";
+    case cache_result::bypass: return "bypass";
+  }
+  return "bypass";
+}
+
+namespace {
+std::string_view x_cache_value(cache_result r) noexcept {
+  switch (r) {
+    case cache_result::hit: return "HIT";
+    case cache_result::miss: return "MISS";
+    case cache_result::stale: return "STALE";
+    case cache_result::bypass: return "BYPASS";
+  }
+  return "BYPASS";
+}
+}  // namespace
+
+proxy_metrics::proxy_metrics(registry& r)
+    : requests(r.add_counter("webex_cache_proxy_requests_total",
+                             "Client requests by route and cache result.", {"route", "cache"})),
+      responses(r.add_counter("webex_cache_proxy_responses_total",
+                              "Responses to clients by status class.", {"code"})),
+      request_duration(r.add_histogram("webex_cache_proxy_request_duration_seconds",
+                                       "Time from a request's head to its answer's last byte.",
+                                       latency_buckets(), {"cache"})),
+      upstream_requests(r.add_counter("webex_cache_proxy_upstream_requests_total",
+                                      "Requests sent upstream by answer status.", {"status"})),
+      upstream_duration(r.add_histogram("webex_cache_proxy_upstream_duration_seconds",
+                                        "Upstream request latency.", latency_buckets())),
+      upstream_errors(r.add_counter("webex_cache_proxy_upstream_errors_total",
+                                    "Upstream exchanges that produced no answer, by reason.",
+                                    {"reason"})),
+      bad_requests(r.add_counter("webex_cache_proxy_bad_requests_total",
+                                 "Client requests refused by the proxy itself, by reason.",
+                                 {"reason"})),
+      grants(r.add_counter("webex_cache_proxy_grants_total",
+                           "Authorisation grants learned and dropped.", {"event"})),
+      invalidations(r.add_counter("webex_cache_proxy_invalidations_total",
+                                  "Cache invalidations by reason.", {"reason"})),
+      renames(r.add_counter("webex_cache_proxy_renames_total",
+                            "Call park renames seen through the proxy.")),
+      client_connections(r.add_gauge("webex_cache_proxy_client_connections",
+                                     "Open client connections.")),
+      rejected_connections(r.add_counter("webex_cache_proxy_rejected_connections_total",
+                                         "Client connections refused at the connection limit.")) {}
+
+proxy_service::proxy_service(cache::store& store, cache::grant_store& grants, live_settings& live,
+                             proxy_metrics& metrics, std::string upstream_base_path)
+    : store_(store),
+      grants_(grants),
+      live_(live),
+      metrics_(metrics),
+      base_path_(std::move(upstream_base_path)) {}
+
+bool is_hop_by_hop(std::string_view name, std::string_view connection_header) {
+  static constexpr std::array<std::string_view, 9> fixed = {
+      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
+      "trailer",    "upgrade",    "proxy-authenticate", "proxy-authorization"};
+  for (auto f : fixed)
+    if (iequals(name, f)) return true;
+  return !connection_header.empty() && lists_token(connection_header, name);
+}
+
+http::request<http::string_body> make_upstream_request(const http::request<http::string_body>& req,
+                                                       std::string_view base_path) {
+  http::request<http::string_body> out;
+  out.method(req.method());
+  if (req.method() == http::verb::unknown) out.method_string(req.method_string());
+  std::string target;
+  target.reserve(base_path.size() + req.target().size());
+  target.append(base_path).append(req.target());
+  out.target(target);
+  out.version(11);
+  const auto connection = req[http::field::connection];
+  for (const auto& f : req) {
+    const auto name = f.name_string();
+    if (is_hop_by_hop(name, connection) || f.name() == http::field::host ||
+        f.name() == http::field::expect || f.name() == http::field::content_length)
+      continue;
+    out.insert(name, f.value());
+  }
+  out.body() = req.body();
+  out.prepare_payload();
+  out.keep_alive(true);
+  return out;
+}
+
+void copy_end_to_end_headers(const http::fields& from, http::fields& out) {
+  const auto connection = from[http::field::connection];
+  for (const auto& f : from) {
+    const auto name = f.name_string();
+    if (is_hop_by_hop(name, connection) || f.name() == http::field::content_length) continue;
+    out.insert(name, f.value());
+  }
+}
+
+http::response<http::string_body> proxy_service::error_response(unsigned status, unsigned version,
+                                                                 std::string_view message,
+                                                                 std::string_view tracking_id) {
+  http::response<http::string_body> res{static_cast<http::status>(status), version};
+  res.set(http::field::content_type, "application/json;charset=UTF-8");
+  res.set("trackingid", tracking_id);
+  res.body() = webex_error_body(message, tracking_id);
+  res.prepare_payload();
+  return res;
+}
+
+net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& req,
+                                             upstream_pool& pool) {
+  const route r = route_request(req.method_string(), req.target());
+  answer a;
+  switch (r.kind) {
+    case route_kind::invalid: {
+      metrics_.bad_requests.with({"invalid_target"}).inc();
+      spdlog::info("refused {} request: {}", std::string_view(req.method_string()), r.error);
+      a.response = error_response(r.error_status, req.version(), r.error, tracking_or_new(req));
+      a.response.set("X-Cache", "BYPASS");
+      break;
+    }
+    case route_kind::cached_read: a = co_await read_through(req, r, pool); break;
+    case route_kind::invalidating_write: a = co_await write_through(req, r, pool); break;
+    case route_kind::passthrough: a = co_await pass_through(req, r, pool); break;
+  }
+  a.route = route_label(r);
+  auto auth = req[http::field::authorization];
+  if (!auth.empty()) a.token_id = cache::fingerprint(auth).short_hex();
+  co_return a;
+}
+
+net::awaitable<upstream_result> proxy_service::forward(const http::request<http::string_body>& req,
+                                                       upstream_pool& pool, bool as_get) {
+  auto up = make_upstream_request(req, base_path_);
+  if (as_get) {
+    // A cache fill: always a GET (a HEAD is answered from what the GET brings), and identity
+    // encoding so that the stored body is the JSON itself.
+    up.method(http::verb::get);
+    up.erase(http::field::accept_encoding);
+  }
+  auto res = co_await pool.fetch(std::move(up));
+  if (res.failure == upstream_failure::none) {
+    metrics_.upstream_requests.with({status_label(res.response.result_int())}).inc();
+    metrics_.upstream_duration().observe(res.seconds);
+  } else {
+    metrics_.upstream_requests.with({"error"}).inc();
+    metrics_.upstream_errors.with({std::string(to_string(res.failure))}).inc();
+  }
+  co_return res;
+}
+
+net::awaitable<void> proxy_service::learn_from(unsigned status, std::string_view authorization,
+                                               const cache::grant_scope* scope) {
+  if (authorization.empty()) co_return;
+  const auto token = cache::fingerprint(authorization);
+  if (status >= 200 && status < 300 && scope) {
+    co_await grants_.learn(token, *scope, live_.grant_ttl());
+    metrics_.grants.with({"learned"}).inc();
+  } else if (status == 401) {
+    co_await grants_.drop_token(token);
+    metrics_.grants.with({"dropped"}).inc();
+  } else if (status == 403 && scope) {
+    co_await grants_.drop_scope(token, *scope);
+    metrics_.grants.with({"dropped"}).inc();
+  }
+}
+
+answer proxy_service::upstream_failed(const http::request<http::string_body>& req,
+                                      const upstream_result& res, cache_result cache) {
+  answer a;
+  a.cache = cache;
+  const auto tracking = tracking_or_new(req);
+  unsigned status = 502;
+  std::string_view message = "The Webex API could not be reached.";
+  if (res.failure == upstream_failure::timeout) {
+    status = 504;
+    message = "The Webex API did not answer in time.";
+  } else if (res.failure == upstream_failure::too_large) {
+    message = "The Webex API answer was larger than the proxy accepts.";
+  } else if (res.failure == upstream_failure::protocol) {
+    message = "The Webex API sent an answer the proxy could not read.";
+  }
+  spdlog::warn("upstream {} failed ({}): {} [trackingId {}]", std::string_view(req.method_string()),
+               to_string(res.failure), res.detail, tracking);
+  a.response = error_response(status, req.version(), message, tracking);
+  a.response.set("X-Cache", x_cache_value(cache));
+  return a;
+}
+
+namespace {
+
+http::response<http::string_body> from_entry(const cache::entry& e, cache_result result,
+                                             const http::request<http::string_body>& req) {
+  http::response<http::string_body> res{static_cast<http::status>(e.status), req.version()};
+  if (!e.content_type.empty()) res.set(http::field::content_type, e.content_type);
+  if (!e.tracking_id.empty()) res.set("trackingid", e.tracking_id);
+  res.set("X-Cache", x_cache_value(result));
+  res.set(http::field::age, std::to_string(cache::age_seconds(e, cache::wall_clock::now())));
+  if (req.method() == http::verb::head) {
+    res.content_length(e.body.size());
+  } else {
+    res.body() = e.body;
+    res.prepare_payload();
+  }
+  return res;
+}
+
+http::response<http::string_body> from_upstream(http::response<http::string_body>&& up,
+                                                cache_result result,
+                                                const http::request<http::string_body>& req) {
+  http::response<http::string_body> res{up.result(), req.version()};
+  copy_end_to_end_headers(up.base(), res.base());
+  res.set("X-Cache", x_cache_value(result));
+  if (req.method() == http::verb::head) {
+    res.content_length(up.body().size());
+  } else {
+    res.body() = std::move(up.body());
+    res.prepare_payload();
+  }
+  return res;
+}
+
+}  // namespace
+
+net::awaitable<answer> proxy_service::read_through(http::request<http::string_body>& req,
+                                                   const route& r, upstream_pool& pool) {
+  const auto authorization = req[http::field::authorization];
+  const cache::grant_scope scope{r.org_variant(), std::string(cache::normalise_id(r.location_id))};
+  answer a;
+
+  // Uncacheable forms and callers without a token go upstream and are never stored.
+  if (!r.cacheable || authorization.empty()) {
+    auto res = co_await forward(req, pool, false);
+    if (res.failure != upstream_failure::none) co_return upstream_failed(req, res, cache_result::bypass);
+    co_await learn_from(res.response.result_int(), authorization, &scope);
+    a.upstream_status = res.response.result_int();
+    a.upstream_seconds = res.seconds;
+    a.cache = cache_result::bypass;
+    a.response = from_upstream(std::move(res.response), a.cache, req);
+    co_return a;
+  }
+
+  const auto token = cache::fingerprint(authorization);
+  const cache::variant_key key{r.key(), scope.org};
+  const auto now = cache::wall_clock::now();
+  const bool granted = co_await grants_.holds(token, scope);
+
+  cache::entry_ptr cached = co_await store_.lookup(key);
+  if (cached && granted && !wants_refresh(req) &&
+      cache::freshness_at(*cached, now, live_.cache_ttl(), live_.stale_ttl()) ==
+          cache::freshness::fresh) {
+    a.cache = cache_result::hit;
+    a.response = from_entry(*cached, a.cache, req);
+    co_return a;
+  }
+
+  const auto ticket = co_await store_.begin_fill(key.resource);
+  auto res = co_await forward(req, pool, true);
+  const bool may_use_stale =
+      cached && granted &&
+      cache::freshness_at(*cached, cache::wall_clock::now(), live_.cache_ttl(),
+                          live_.stale_ttl()) != cache::freshness::expired;
+
+  if (res.failure != upstream_failure::none) {
+    if (may_use_stale) {
+      spdlog::warn("upstream failed ({}): {}; answering with a stale entry",
+                   to_string(res.failure), res.detail);
+      a.cache = cache_result::stale;
+      a.response = from_entry(*cached, a.cache, req);
+      co_return a;
+    }
+    co_return upstream_failed(req, res, cache_result::miss);
+  }
+
+  const unsigned status = res.response.result_int();
+  a.upstream_status = status;
+  a.upstream_seconds = res.seconds;
+  if (status >= 500 && may_use_stale) {
+    a.cache = cache_result::stale;
+    a.response = from_entry(*cached, a.cache, req);
+    co_return a;
+  }
+  co_await learn_from(status, authorization, &scope);
+
+  const auto& up = res.response;
+  const auto encoding = up[http::field::content_encoding];
+  if (cache::is_cacheable_response(status, up.body()) &&
+      (encoding.empty() || iequals(encoding, "identity"))) {
+    auto e = std::make_shared<cache::entry>();
+    e->status = status;
+    e->content_type = std::string(up[http::field::content_type]);
+    e->tracking_id = std::string(up["trackingid"]);
+    e->body = up.body();
+    e->stored_at = cache::wall_clock::now();
+    co_await store_.insert(key, std::move(e), ticket, live_.cache_ttl() + live_.stale_ttl());
+  } else if (status == 404 && granted) {
+    // A token that may see this location was told the resource is gone.
+    co_await store_.invalidate(key.resource);
+  }
+  a.cache = cache_result::miss;
+  a.response = from_upstream(std::move(res.response), a.cache, req);
+  co_return a;
+}
+
+net::awaitable<answer> proxy_service::write_through(http::request<http::string_body>& req,
+                                                    const route& r, upstream_pool& pool) {
+  const auto authorization = req[http::field::authorization];
+  const cache::grant_scope scope{r.org_variant(), std::string(cache::normalise_id(r.location_id))};
+  answer a;
+  auto res = co_await forward(req, pool, false);
+  if (res.failure != upstream_failure::none) co_return upstream_failed(req, res, cache_result::bypass);
+  const unsigned status = res.response.result_int();
+  a.upstream_status = status;
+  a.upstream_seconds = res.seconds;
+  if (status == 401 || status == 403) co_await learn_from(status, authorization, &scope);
+
+  if (status >= 200 && status < 300) {
+    const auto key = r.key();
+    co_await store_.invalidate(key);
+    metrics_.invalidations.with({"write"}).inc();
+    if (r.resource == cache::resource_kind::call_park && req.method() == http::verb::put) {
+      auto new_id = json_id(res.response.body());
+      if (new_id && cache::is_valid_id(*new_id) &&
+          cache::normalise_id(*new_id) != cache::normalise_id(r.resource_id)) {
+        co_await store_.invalidate(cache::resource_key(key.kind, r.location_id, *new_id));
+        metrics_.invalidations.with({"rename"}).inc();
+        metrics_.renames().inc();
+        spdlog::info("call park renamed: {} -> {} in location {}", r.resource_id, *new_id,
+                     r.location_id);
+      }
+    }
+  }
+  a.cache = cache_result::bypass;
+  a.response = from_upstream(std::move(res.response), a.cache, req);
+  co_return a;
+}
+
+net::awaitable<answer> proxy_service::pass_through(http::request<http::string_body>& req,
+                                                   const route& r, upstream_pool& pool) {
+  answer a;
+  a.cache = cache_result::bypass;
+  auto stream = co_await pool.open(make_upstream_request(req, base_path_));
+  if (stream.failure != upstream_failure::none) {
+    metrics_.upstream_requests.with({"error"}).inc();
+    metrics_.upstream_errors.with({std::string(to_string(stream.failure))}).inc();
+    upstream_result failed;
+    failed.failure = stream.failure;
+    failed.detail = stream.detail;
+    co_return upstream_failed(req, failed, cache_result::bypass);
+  }
+  const unsigned status = stream.parser->get().result_int();
+  metrics_.upstream_requests.with({status_label(status)}).inc();
+  metrics_.upstream_duration().observe(stream.header_seconds);
+  if (status == 401) co_await learn_from(status, req[http::field::authorization], nullptr);
+  a.upstream_status = status;
+  a.upstream_seconds = stream.header_seconds;
+  a.stream.emplace(std::move(stream));
+  co_return a;
+}
+
+}  // namespace wcp::proxy

@@ -1,0 +1,120 @@
+// What the proxy does with one client request, top to bottom:
+//   router → grant check → store lookup → upstream fetch → store fill → answer.
+// Cached reads are answered from the store when the caller's token holds a grant for the
+// resource's org form and location; writes are forwarded and invalidate what they change;
+// everything else is forwarded and its answer streamed back.
+//
+// Thread-safety: one service is shared by every worker thread; each call brings the calling
+// thread's upstream pool.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "cache/grants.hpp"
+#include "cache/store.hpp"
+#include "config/config.hpp"
+#include "net/net.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/router.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace wcp::proxy {
+
+// Settings that SIGHUP may change while requests are in flight.
+struct live_settings {
+  std::atomic<std::int64_t> cache_ttl_ms{300'000};
+  std::atomic<std::int64_t> stale_ttl_ms{3'600'000};
+  std::atomic<std::int64_t> grant_ttl_ms{300'000};
+
+  void apply(const config::config& cfg);
+  std::chrono::milliseconds cache_ttl() const { return std::chrono::milliseconds(cache_ttl_ms.load()); }
+  std::chrono::milliseconds stale_ttl() const { return std::chrono::milliseconds(stale_ttl_ms.load()); }
+  std::chrono::milliseconds grant_ttl() const { return std::chrono::milliseconds(grant_ttl_ms.load()); }
+};
+
+// X-Cache values, also the `cache` metric label.
+enum class cache_result { hit, miss, stale, bypass };
+std::string_view to_string(cache_result r) noexcept;
+
+// The proxy's answer to one request: a whole response, or (passthrough) an upstream stream whose
+// header is read and whose body the session relays.
+struct answer {
+  http::response<http::string_body> response;
+  std::optional<upstream_stream> stream;
+  cache_result cache = cache_result::bypass;
+  std::string_view route = "invalid";
+  unsigned upstream_status = 0;  // 0 = no upstream answer
+  double upstream_seconds = 0;
+  std::string token_id;          // short fingerprint for the access log, "" without a token
+};
+
+// The proxy's metrics, created once and shared.
+struct proxy_metrics {
+  explicit proxy_metrics(registry& r);
+  family<counter>& requests;
+  family<counter>& responses;
+  family<histogram>& request_duration;
+  family<counter>& upstream_requests;
+  family<histogram>& upstream_duration;
+  family<counter>& upstream_errors;
+  family<counter>& bad_requests;
+  family<counter>& grants;
+  family<counter>& invalidations;
+  family<counter>& renames;
+  family<gauge>& client_connections;
+  family<counter>& rejected_connections;
+};
+
+class proxy_service {
+ public:
+  proxy_service(cache::store& store, cache::grant_store& grants, live_settings& live,
+                proxy_metrics& metrics, std::string upstream_base_path);
+
+  net::awaitable<answer> handle(http::request<http::string_body>& req, upstream_pool& pool);
+
+  // An answer the proxy makes itself, in the Webex error shape.
+  static http::response<http::string_body> error_response(unsigned status, unsigned version,
+                                                          std::string_view message,
+                                                          std::string_view tracking_id);
+
+ private:
+  net::awaitable<answer> read_through(http::request<http::string_body>& req, const route& r,
+                                      upstream_pool& pool);
+  net::awaitable<answer> write_through(http::request<http::string_body>& req, const route& r,
+                                       upstream_pool& pool);
+  net::awaitable<answer> pass_through(http::request<http::string_body>& req, const route& r,
+                                      upstream_pool& pool);
+  net::awaitable<upstream_result> forward(const http::request<http::string_body>& req,
+                                          upstream_pool& pool, bool as_get);
+  net::awaitable<void> learn_from(unsigned status, std::string_view authorization,
+                                  const cache::grant_scope* scope);
+  answer upstream_failed(const http::request<http::string_body>& req, const upstream_result& res,
+                         cache_result cache);
+
+  cache::store& store_;
+  cache::grant_store& grants_;
+  live_settings& live_;
+  proxy_metrics& metrics_;
+  std::string base_path_;
+};
+
+// Builds the request sent upstream: same method, target under the upstream base path, body, and
+// every header but hop-by-hop ones, Host and Expect.
+http::request<http::string_body> make_upstream_request(const http::request<http::string_body>& req,
+                                                       std::string_view base_path);
+
+// Copies an upstream answer's end-to-end headers (not hop-by-hop, not framing) onto `out`.
+void copy_end_to_end_headers(const http::fields& from, http::fields& out);
+
+bool is_hop_by_hop(std::string_view name, std::string_view connection_header);
+
+}  // namespace wcp::proxy

@@ -1,0 +1,109 @@
+#include "proxy/router.hpp"
+
+#include <array>
+#include <vector>
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+namespace wcp::proxy {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+route invalid(std::string error) {
+  route r;
+  r.kind = route_kind::invalid;
+  r.error_status = 400;
+  r.error = std::move(error);
+  return r;
+}
+
+// Sub-paths of a call park or paging group collection that are not resource IDs.
+constexpr std::array<std::string_view, 4> reserved_names = {
+    "settings", "availableUsers", "availableRecallHuntGroups", "availableNumbers"};
+
+}  // namespace
+
+route route_request(std::string_view method, std::string_view target) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return invalid("The request target is not a valid path.");
+  const boost::urls::url_view& url = *parsed;
+
+  std::vector<std::string> segments;
+  for (auto seg : url.encoded_segments()) {
+    std::string s = seg.decode();
+    if (s == "." || s == "..") return invalid("The request path must not contain dot segments.");
+    segments.push_back(std::move(s));
+  }
+  const std::string_view path = url.encoded_path();
+  if (path.find("//") != std::string_view::npos)
+    return invalid("The request path must not contain empty segments.");
+
+  route r;
+  // /v1/telephony/config/locations/{locationId}/{callParks|paging}/{id}, literals in any case so
+  // that a write cannot slip past invalidation by spelling a route differently.
+  bool shape = (segments.size() == 7 || (segments.size() == 8 && segments[7].empty())) &&
+               iequals(segments[0], "v1") && iequals(segments[1], "telephony") &&
+               iequals(segments[2], "config") && iequals(segments[3], "locations");
+  if (!shape) return r;
+  if (iequals(segments[5], "callParks")) {
+    r.resource = cache::resource_kind::call_park;
+  } else if (iequals(segments[5], "paging")) {
+    r.resource = cache::resource_kind::paging_group;
+  } else {
+    return r;
+  }
+  for (auto name : reserved_names)
+    if (iequals(segments[6], name)) return r;
+  if (segments.size() == 8) return invalid("The request path must not end with '/'.");
+
+  if (!cache::is_valid_id(segments[4]))
+    return invalid("The location ID is not valid: expected 1-512 characters of [A-Za-z0-9=_-].");
+  if (!cache::is_valid_id(segments[6]))
+    return invalid("The resource ID is not valid: expected 1-512 characters of [A-Za-z0-9=_-].");
+  r.location_id = std::move(segments[4]);
+  r.resource_id = std::move(segments[6]);
+
+  bool other_params = false;
+  bool repeated_org = false;
+  for (auto param : url.params()) {
+    if (param.key == "orgId") {
+      if (r.org_id) repeated_org = true;
+      if (!param.has_value || !cache::is_valid_id(param.value))
+        return invalid("The orgId parameter is not valid: expected 1-512 characters of "
+                       "[A-Za-z0-9=_-].");
+      r.org_id = param.value;
+    } else {
+      other_params = true;
+    }
+  }
+
+  if (method == "GET" || method == "HEAD") {
+    r.kind = route_kind::cached_read;
+    r.cacheable = !other_params && !repeated_org;
+  } else if (method == "PUT" || method == "DELETE") {
+    r.kind = route_kind::invalidating_write;
+  } else {
+    r.kind = route_kind::passthrough;
+  }
+  return r;
+}
+
+std::string_view route_label(const route& r) noexcept {
+  switch (r.kind) {
+    case route_kind::invalid: return "invalid";
+    case route_kind::passthrough: return "passthrough";
+    default: return r.resource == cache::resource_kind::call_park ? "call_park" : "paging_group";
+  }
+}
+
+}  // namespace wcp::proxy

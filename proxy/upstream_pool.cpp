@@ -1,0 +1,305 @@
+#include "proxy/upstream_pool.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <fstream>
+#include <limits>
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <openssl/ssl.h>
+
+namespace wcp::proxy {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+// Longer than this idle, a pooled connection is likely closed by upstream; do not risk it.
+constexpr auto max_idle_age = std::chrono::seconds(15);
+constexpr auto resolve_ttl = std::chrono::seconds(60);
+constexpr std::uint32_t upstream_header_limit = 64 * 1024;
+
+double since(steady::time_point t) {
+  return std::chrono::duration<double>(steady::now() - t).count();
+}
+
+upstream_failure classify(const beast::error_code& ec) {
+  if (ec == beast::error::timeout) return upstream_failure::timeout;
+  if (ec == http::error::body_limit || ec == http::error::header_limit)
+    return upstream_failure::too_large;
+  return upstream_failure::protocol;
+}
+
+// A failure on a reused connection before any answer: upstream closed it while it sat idle.
+bool is_stale_connection_error(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == net::ssl::error::stream_truncated;
+}
+
+}  // namespace
+
+std::string_view to_string(upstream_failure f) noexcept {
+  switch (f) {
+    case upstream_failure::none: return "none";
+    case upstream_failure::connect: return "connect";
+    case upstream_failure::tls: return "tls";
+    case upstream_failure::timeout: return "timeout";
+    case upstream_failure::protocol: return "protocol";
+    case upstream_failure::too_large: return "too_large";
+  }
+  return "unknown";
+}
+
+bool is_idempotent(http::verb m) noexcept {
+  switch (m) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::put:
+    case http::verb::delete_:
+    case http::verb::options:
+    case http::verb::trace: return true;
+    default: return false;
+  }
+}
+
+class upstream_connection {
+ public:
+  using tls_stream = net::ssl::stream<beast::tcp_stream>;
+
+  std::unique_ptr<beast::tcp_stream> tcp;
+  std::unique_ptr<tls_stream> tls;
+  beast::flat_buffer buffer;
+  steady::time_point last_used = steady::now();
+
+  beast::tcp_stream& lowest() { return tls ? tls->next_layer() : *tcp; }
+
+  // Calls f(stream) with whichever stream this connection has; f returns an awaitable.
+  template <class F>
+  auto visit(F&& f) {
+    return tls ? f(*tls) : f(*tcp);
+  }
+
+  // Whether upstream has closed this idle connection (or sent something it should not have).
+  bool peer_closed() {
+    char b;
+    const ssize_t n = ::recv(lowest().socket().native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+    return !tls;  // on TLS, pending bytes may be a session ticket
+  }
+};
+
+upstream_stream::upstream_stream() = default;
+upstream_stream::~upstream_stream() = default;
+upstream_stream::upstream_stream(upstream_stream&&) noexcept = default;
+upstream_stream& upstream_stream::operator=(upstream_stream&&) noexcept = default;
+
+net::awaitable<std::size_t> upstream_stream::read_body(char* buf, std::size_t size,
+                                                       beast::error_code& ec) {
+  ec = {};
+  if (!parser || parser->is_done()) co_return 0;
+  parser->get().body().data = buf;
+  parser->get().body().size = size;
+  auto [e, n] = co_await conn->visit([&](auto& s) {
+    return http::async_read_some(s, conn->buffer, *parser, use_tuple);
+  });
+  if (e == http::error::need_buffer) e = {};
+  ec = e;
+  co_return size - parser->get().body().size;
+}
+
+upstream_pool::upstream_pool(net::any_io_executor ex, upstream_settings settings)
+    : ex_(std::move(ex)), settings_(std::move(settings)) {}
+
+upstream_pool::~upstream_pool() = default;
+
+void upstream_pool::put_back(std::unique_ptr<upstream_connection> c) {
+  if (idle_.size() >= settings_.max_idle) return;
+  c->last_used = steady::now();
+  idle_.push_back(std::move(c));
+}
+
+void upstream_pool::release(upstream_stream& s) {
+  if (s.conn && s.parser && s.parser->is_done() && s.parser->get().keep_alive())
+    put_back(std::move(s.conn));
+  s.conn.reset();
+}
+
+net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
+    bool& reused, upstream_failure& failure, std::string& detail) {
+  while (!idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    if (steady::now() - c->last_used > max_idle_age || c->peer_closed()) continue;
+    reused = true;
+    co_return c;
+  }
+  reused = false;
+
+  const auto& url = settings_.url;
+  if (!resolved_ || steady::now() - resolved_at_ > resolve_ttl) {
+    net::ip::tcp::resolver resolver(ex_);
+    auto [ec, results] =
+        co_await resolver.async_resolve(url.host, std::to_string(url.port), use_tuple);
+    if (ec) {
+      failure = upstream_failure::connect;
+      detail = "resolving " + url.host + ": " + ec.message();
+      co_return nullptr;
+    }
+    resolved_.emplace();
+    for (const auto& r : results) resolved_->push_back(r.endpoint());
+    resolved_at_ = steady::now();
+  }
+
+  auto c = std::make_unique<upstream_connection>();
+  beast::tcp_stream* tcp = nullptr;
+  if (url.tls) {
+    c->tls = std::make_unique<upstream_connection::tls_stream>(ex_, *settings_.tls);
+    tcp = &c->tls->next_layer();
+  } else {
+    c->tcp = std::make_unique<beast::tcp_stream>(ex_);
+    tcp = c->tcp.get();
+  }
+  tcp->expires_after(settings_.connect_timeout);
+  auto [ec, ep] = co_await tcp->async_connect(*resolved_, use_tuple);
+  if (ec) {
+    failure = ec == beast::error::timeout ? upstream_failure::timeout : upstream_failure::connect;
+    detail = "connecting to " + url.host + ":" + std::to_string(url.port) + ": " + ec.message();
+    resolved_.reset();  // resolve again next time: the address may have moved
+    co_return nullptr;
+  }
+  tcp->socket().set_option(net::ip::tcp::no_delay(true));
+
+  if (url.tls) {
+    beast::error_code address_ec;
+    net::ip::make_address(url.host, address_ec);
+    if (address_ec &&  // SNI carries names only
+        !SSL_set_tlsext_host_name(c->tls->native_handle(), url.host.c_str())) {
+      failure = upstream_failure::tls;
+      detail = "setting TLS server name";
+      co_return nullptr;
+    }
+    c->tls->set_verify_mode(ssl::verify_peer);
+    c->tls->set_verify_callback(ssl::host_name_verification(url.host));
+    auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, use_tuple);
+    if (hec) {
+      failure = hec == beast::error::timeout ? upstream_failure::timeout : upstream_failure::tls;
+      detail = "TLS handshake with " + url.host + ": " + hec.message();
+      co_return nullptr;
+    }
+  }
+  tcp->expires_never();
+  co_return c;
+}
+
+net::awaitable<upstream_result> upstream_pool::fetch(http::request<http::string_body> req) {
+  upstream_result r;
+  const auto start = steady::now();
+  req.set(http::field::host, settings_.url.host_header);
+  const bool head = req.method() == http::verb::head;
+
+  for (int attempt = 0;; ++attempt) {
+    bool reused = false;
+    auto conn = co_await acquire(reused, r.failure, r.detail);
+    if (!conn) break;
+    conn->lowest().expires_after(settings_.request_timeout);
+    http::response_parser<http::string_body> parser;
+    parser.header_limit(upstream_header_limit);
+    parser.body_limit(settings_.max_body);
+    if (head) parser.skip(true);
+
+    auto [wec, wn] = co_await conn->visit(
+        [&](auto& s) { return http::async_write(s, req, use_tuple); });
+    beast::error_code ec = wec;
+    if (!ec) {
+      auto [rec, rn] = co_await conn->visit(
+          [&](auto& s) { return http::async_read(s, conn->buffer, parser, use_tuple); });
+      ec = rec;
+    }
+    if (ec) {
+      if (reused && attempt == 0 && !parser.got_some() && is_stale_connection_error(ec) &&
+          is_idempotent(req.method()))
+        continue;
+      r.failure = classify(ec);
+      r.detail = ec.message();
+      break;
+    }
+    r.response = parser.release();
+    if (r.response.keep_alive() && !r.response.need_eof()) {
+      conn->lowest().expires_never();
+      put_back(std::move(conn));
+    }
+    break;
+  }
+  r.seconds = since(start);
+  co_return r;
+}
+
+net::awaitable<upstream_stream> upstream_pool::open(http::request<http::string_body> req) {
+  upstream_stream r;
+  const auto start = steady::now();
+  req.set(http::field::host, settings_.url.host_header);
+
+  for (int attempt = 0;; ++attempt) {
+    bool reused = false;
+    auto conn = co_await acquire(reused, r.failure, r.detail);
+    if (!conn) break;
+    conn->lowest().expires_after(settings_.request_timeout);
+    auto parser = std::make_unique<http::response_parser<http::buffer_body>>();
+    parser->header_limit(upstream_header_limit);
+    parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+    if (req.method() == http::verb::head) parser->skip(true);
+
+    auto [wec, wn] = co_await conn->visit(
+        [&](auto& s) { return http::async_write(s, req, use_tuple); });
+    beast::error_code ec = wec;
+    if (!ec) {
+      auto [rec, rn] = co_await conn->visit(
+          [&](auto& s) { return http::async_read_header(s, conn->buffer, *parser, use_tuple); });
+      ec = rec;
+    }
+    if (ec) {
+      if (reused && attempt == 0 && !parser->got_some() && is_stale_connection_error(ec) &&
+          is_idempotent(req.method()))
+        continue;
+      r.failure = classify(ec);
+      r.detail = ec.message();
+      break;
+    }
+    r.conn = std::move(conn);
+    r.parser = std::move(parser);
+    break;
+  }
+  r.header_seconds = since(start);
+  co_return r;
+}
+
+std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  if (ca_file.empty()) {
+    ctx->set_default_verify_paths(ec);
+    if (ec) throw std::runtime_error("loading the system trust store: " + ec.message());
+  } else {
+    ctx->load_verify_file(ca_file, ec);
+    if (ec) throw std::runtime_error("loading --upstream-ca " + ca_file + ": " + ec.message());
+  }
+  ctx->set_verify_mode(ssl::verify_peer);
+  return ctx;
+}
+
+}  // namespace wcp::proxy

@@ -1,0 +1,390 @@
+// Settings loader: sources and precedence, error messages, parsers, actions, validate, describe.
+#include "config/config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+namespace cfg = wcp::config;
+using namespace std::chrono_literals;
+
+namespace {
+
+// argv and environ blocks built from string lists; argv[0] is the program name.
+struct args {
+  std::vector<std::string> argv_strings;
+  std::vector<std::string> env_strings;
+  std::vector<const char*> argv;
+  std::vector<const char*> env;
+
+  args(std::initializer_list<std::string> a, std::initializer_list<std::string> e = {})
+      : argv_strings(a), env_strings(e) {
+    argv.push_back("webex-cache-proxy");
+    for (const auto& s : argv_strings) argv.push_back(s.c_str());
+    argv.push_back(nullptr);
+    for (const auto& s : env_strings) env.push_back(s.c_str());
+    env.push_back(nullptr);
+  }
+  cfg::load_result load() const { return cfg::load(static_cast<int>(argv.size() - 1), argv.data(), env.data()); }
+};
+
+cfg::load_result load(std::initializer_list<std::string> a, std::initializer_list<std::string> e = {}) {
+  return args(a, e).load();
+}
+
+// A file in the temp directory, removed at scope end.
+struct temp_file {
+  std::string path;
+  explicit temp_file(const std::string& content) {
+    static std::atomic<int> n{0};
+    path = (std::filesystem::temp_directory_path() /
+            ("wcp_test_config_" + std::to_string(::getpid()) + "_" + std::to_string(n++) + ".conf"))
+               .string();
+    std::ofstream(path) << content;
+  }
+  ~temp_file() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+};
+
+// The config_error message load() throws, or "" if it does not throw.
+std::string load_error(std::initializer_list<std::string> a, std::initializer_list<std::string> e = {}) {
+  try {
+    load(a, e);
+  } catch (const cfg::config_error& err) {
+    return err.what();
+  }
+  return {};
+}
+
+std::string validate_error(const cfg::config& c) {
+  try {
+    cfg::validate(c);
+  } catch (const cfg::config_error& err) {
+    return err.what();
+  }
+  return {};
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("defaults when nothing given") {
+  const auto r = load({}, {"PATH=/usr/bin", "HOME=/root", "WEBEX_OTHER=1"});
+  CHECK(r.what == cfg::action::run);
+  CHECK(r.cfg == cfg::config{});
+  CHECK(r.cfg.listen == cfg::endpoint{"127.0.0.1", 8080});
+  CHECK(r.cfg.admin_listen == cfg::endpoint{"127.0.0.1", 9464});
+  CHECK(r.cfg.redis == "none");
+  CHECK(r.cfg.cache_ttl == 300s);
+  CHECK(r.cfg.config_file.empty());
+  CHECK_NOTHROW(cfg::validate(r.cfg));
+  // A null environment block and no argv are fine too.
+  CHECK(cfg::load(0, nullptr, nullptr).cfg == cfg::config{});
+}
+
+TEST_CASE("flag beats env beats file beats default") {
+  temp_file file(
+      "cache-ttl = 10\n"
+      "stale-ttl = 20\n"
+      "grant-ttl = 30\n"
+      "max-backoff = 40\n");
+  const auto r = load({"--config", file.path, "--cache-ttl", "12"},
+                      {"WEBEX_CACHE_PROXY_CACHE_TTL=11", "WEBEX_CACHE_PROXY_STALE_TTL=21"});
+  CHECK(r.cfg.cache_ttl == 12s);
+  CHECK(r.cfg.stale_ttl == 21s);
+  CHECK(r.cfg.grant_ttl == 30s);
+  CHECK(r.cfg.max_backoff == 40s);
+  CHECK(r.cfg.default_backoff == 5s);
+  CHECK(r.cfg.config_file == file.path);
+
+  // The file can be named by the environment, and --config overrides it.
+  temp_file other("grant-ttl = 99\n");
+  CHECK(load({}, {"WEBEX_CACHE_PROXY_CONFIG=" + file.path}).cfg.grant_ttl == 30s);
+  CHECK(load({"--config=" + other.path}, {"WEBEX_CACHE_PROXY_CONFIG=" + file.path}).cfg.grant_ttl == 99s);
+  // --config "" turns the file off.
+  CHECK(load({"--config", ""}, {"WEBEX_CACHE_PROXY_CONFIG=" + file.path}).cfg.grant_ttl == 300s);
+}
+
+TEST_CASE("file with comments and underscore names") {
+  temp_file file(
+      "# webex-cache-proxy settings\n"
+      "\n"
+      "cache_ttl = 60   # a minute\n"
+      "  max-body-bytes=64KiB\n"
+      "listen = [::1]:8081\n"
+      "log_level = debug\n"
+      "upstream_ca =\n");
+  const auto r = load({"--config", file.path});
+  CHECK(r.cfg.cache_ttl == 60s);
+  CHECK(r.cfg.max_body_bytes == 64u * 1024);
+  CHECK(r.cfg.listen == cfg::endpoint{"::1", 8081});
+  CHECK(r.cfg.log_level == "debug");
+  CHECK(r.cfg.upstream_ca.empty());
+}
+
+TEST_CASE("unknown flag, env var and file key") {
+  CHECK(contains(load_error({"--cache-tll", "5"}), "--cache-tll"));
+  CHECK(contains(load_error({"--cache", "5"}), "--cache"));  // no abbreviations
+  CHECK(contains(load_error({"stray"}), "\"stray\""));
+  CHECK(contains(load_error({}, {"WEBEX_CACHE_PROXY_CACHE_TLL=5"}), "WEBEX_CACHE_PROXY_CACHE_TLL"));
+  CHECK(contains(load_error({}, {"WEBEX_CACHE_PROXY_HELP=1"}), "WEBEX_CACHE_PROXY_HELP"));
+
+  temp_file file("cache-ttl = 5\nbogus_key = 1\n");
+  const auto msg = load_error({"--config", file.path});
+  CHECK(contains(msg, file.path));
+  CHECK(contains(msg, "bogus_key"));
+
+  temp_file nested("config = /etc/other.conf\n");
+  CHECK(contains(load_error({"--config", nested.path}), "config"));
+  temp_file twice("cache-ttl = 5\ncache_ttl = 6\n");
+  CHECK(contains(load_error({"--config", twice.path}), "--cache-ttl"));
+  CHECK(contains(load_error({"--cache-ttl", "1", "--cache-ttl", "2"}), "--cache-ttl"));
+  CHECK(contains(load_error({"--cache-ttl"}), "--cache-ttl"));
+
+  const auto missing = load_error({}, {"WEBEX_CACHE_PROXY_CONFIG=/nonexistent/wcp.conf"});
+  CHECK(contains(missing, "--config"));
+  CHECK(contains(missing, "/nonexistent/wcp.conf"));
+  CHECK(contains(missing, "(from WEBEX_CACHE_PROXY_CONFIG)"));
+}
+
+TEST_CASE("bad values name the flag and the source") {
+  CHECK(load_error({}, {"WEBEX_CACHE_PROXY_CACHE_TTL=abc"}) ==
+        "--cache-ttl: \"abc\" is not a duration (from WEBEX_CACHE_PROXY_CACHE_TTL)");
+  CHECK(load_error({"--cache-ttl=abc"}) == "--cache-ttl: \"abc\" is not a duration");
+
+  temp_file file("max_body_bytes = 12Q\n");
+  CHECK(load_error({"--config", file.path}) ==
+        "--max-body-bytes: \"12Q\" is not a byte size (from " + file.path + ")");
+  CHECK(load_error({"--config", file.path}, {"WEBEX_CACHE_PROXY_MAX_BODY_BYTES=-3"}) ==
+        "--max-body-bytes: \"-3\" is negative (from WEBEX_CACHE_PROXY_MAX_BODY_BYTES)");
+  CHECK(load({"--config", file.path, "--max-body-bytes", "1k"}).cfg.max_body_bytes == 1024);
+  temp_file listen("listen = localhost\n");
+  CHECK(load_error({"--config", listen.path}) ==
+        "--listen: \"localhost\" has no port (host:port) (from " + listen.path + ")");
+
+  CHECK(contains(load_error({"--connect-timeout=0"}), "--connect-timeout: must be at least 1ms"));
+  CHECK(contains(load_error({}, {"WEBEX_CACHE_PROXY_LOG_LEVEL=loud"}), "--log-level"));
+  CHECK(contains(load_error({}, {"WEBEX_CACHE_PROXY_LOG_LEVEL=loud"}), "(from WEBEX_CACHE_PROXY_LOG_LEVEL)"));
+  CHECK(contains(load_error({"--threads=2000"}), "--threads"));
+  CHECK(contains(load_error({"--threads=-1"}), "--threads"));
+  CHECK(load_error({}, {"WEBEX_CACHE_PROXY_CHECK_CONFIG=maybe"}) ==
+        "--check-config: \"maybe\" is not true or false (from WEBEX_CACHE_PROXY_CHECK_CONFIG)");
+  // Messages stay on one line.
+  CHECK(!contains(load_error({}, {"WEBEX_CACHE_PROXY_CACHE_TTL=a\nb"}), "\n"));
+  // A TTL of 0 is allowed, a timeout of 0 is not.
+  CHECK(load({"--cache-ttl=0", "--stale-ttl=0"}).cfg.cache_ttl == 0s);
+  CHECK(load({"--upstream-max-idle=0"}).cfg.upstream_max_idle == 0);
+}
+
+TEST_CASE("parse_duration") {
+  struct row {
+    const char* text;
+    double seconds;
+  };
+  for (const row& r : {row{"300", 300}, row{"1.5", 1.5}, row{"0", 0}, row{".5", 0.5}, row{"250ms", 0.25},
+                       row{"5s", 5}, row{"10m", 600}, row{"1h", 3600}, row{"1.5m", 90}, row{" 7s ", 7},
+                       row{"0.05s", 0.05}}) {
+    CAPTURE(r.text);
+    CHECK(cfg::parse_duration(r.text).count() == doctest::Approx(r.seconds));
+  }
+  for (const char* text : {"", " ", "-1", "-0.5s", "abc", "5x", "s", "1..2", "1e3", "inf", "nan", "+5",
+                           "5 sec", "1H", "99999999999999999999h"}) {
+    CAPTURE(text);
+    CHECK_THROWS_AS(cfg::parse_duration(text), std::invalid_argument);
+  }
+}
+
+TEST_CASE("parse_bytes") {
+  struct row {
+    const char* text;
+    std::size_t bytes;
+  };
+  for (const row& r : {row{"0", 0}, row{"1048576", 1048576}, row{"64k", 64 << 10}, row{"64K", 64 << 10},
+                       row{"64KB", 64 << 10}, row{"64KiB", 64 << 10}, row{"256M", 256u << 20},
+                       row{"2MiB", 2u << 20}, row{"1G", 1u << 30}, row{"1GiB", 1u << 30}, row{"3gb", 3ull << 30},
+                       row{" 12 ", 12}}) {
+    CAPTURE(r.text);
+    CHECK(cfg::parse_bytes(r.text) == r.bytes);
+  }
+  for (const char* text : {"", "-1", "abc", "1.5M", "12Q", "K", "18446744073709551616",
+                           "18446744073709551615K", "99999999999G", "1T", "0x10"}) {
+    CAPTURE(text);
+    CHECK_THROWS_AS(cfg::parse_bytes(text), std::invalid_argument);
+  }
+}
+
+TEST_CASE("parse_endpoint") {
+  struct row {
+    const char* text;
+    const char* host;
+    unsigned port;
+  };
+  for (const row& r : {row{"127.0.0.1:8080", "127.0.0.1", 8080}, row{"localhost:1", "localhost", 1},
+                       row{"[::1]:9464", "::1", 9464}, row{"0.0.0.0:0", "0.0.0.0", 0},
+                       row{"[::]:65535", "::", 65535}}) {
+    CAPTURE(r.text);
+    const auto e = cfg::parse_endpoint(r.text);
+    CHECK(e.host == r.host);
+    CHECK(e.port == r.port);
+  }
+  for (const char* text : {"", "localhost", "localhost:", ":8080", "host:65536", "host:-1", "host:http",
+                           "::1:80", "[::1]", "[::1]80", "[]:80", "[::1:80", "a b:80"}) {
+    CAPTURE(text);
+    CHECK_THROWS_AS(cfg::parse_endpoint(text), std::invalid_argument);
+  }
+}
+
+TEST_CASE("help, version and check-config actions") {
+  const auto help = load({"--help"});
+  CHECK(help.what == cfg::action::print_help);
+  CHECK(contains(help.help_text, "webex-cache-proxy [options]"));
+  CHECK(contains(help.help_text, "--cache-ttl"));
+  CHECK(contains(help.help_text, "--max-upstream-body-bytes"));
+  CHECK(contains(help.help_text, "WEBEX_CACHE_PROXY_"));
+  CHECK(load({"-h"}).what == cfg::action::print_help);
+  CHECK(load({"--version", "--help", "--check-config"}).what == cfg::action::print_help);
+  // --help works even when the environment is bad.
+  CHECK(load({"--help"}, {"WEBEX_CACHE_PROXY_CACHE_TTL=abc"}).what == cfg::action::print_help);
+
+  CHECK(load({"--version"}).what == cfg::action::print_version);
+  CHECK(load({"--check-config", "--version"}).what == cfg::action::print_version);
+  CHECK(std::string(cfg::version()).size() > 0);
+
+  const auto check = load({"--check-config"});
+  CHECK(check.what == cfg::action::check_config);
+  CHECK(check.cfg.check_config);
+  CHECK(load({}, {"WEBEX_CACHE_PROXY_CHECK_CONFIG=true"}).what == cfg::action::check_config);
+  CHECK(load({}, {"WEBEX_CACHE_PROXY_CHECK_CONFIG=no"}).what == cfg::action::run);
+  CHECK(contains(load_error({"--check-config=yes"}), "--check-config"));  // a switch takes no value
+}
+
+TEST_CASE("validate rejects bad settings") {
+  const cfg::config good;
+  CHECK(validate_error(good).empty());
+
+  auto c = good;
+  c.upstream = "ftp://webexapis.com";
+  CHECK(contains(validate_error(c), "--upstream"));
+  for (const char* u : {"webexapis.com", "https://", "http:///v1", "https://host:99999", "https://a b"}) {
+    CAPTURE(u);
+    c.upstream = u;
+    CHECK(contains(validate_error(c), "--upstream"));
+  }
+  for (const char* u : {"http://127.0.0.1:8443", "https://webexapis.com/v1", "HTTPS://Example.com"}) {
+    CAPTURE(u);
+    c.upstream = u;
+    CHECK(validate_error(c).empty());
+  }
+
+  c = good;
+  c.log_level = "verbose";
+  CHECK(contains(validate_error(c), "--log-level"));
+  c = good;
+  c.log_format = "xml";
+  CHECK(contains(validate_error(c), "--log-format"));
+
+  c = good;
+  c.upstream_ca = "/nonexistent/ca.pem";
+  CHECK(contains(validate_error(c), "--upstream-ca"));
+  c.upstream_ca = std::filesystem::temp_directory_path().string();  // a directory
+  CHECK(contains(validate_error(c), "--upstream-ca"));
+  temp_file ca("-----BEGIN CERTIFICATE-----\n");
+  c.upstream_ca = ca.path;
+  CHECK(validate_error(c).empty());
+
+  c = good;
+  for (const char* r : {"none", "redis://127.0.0.1:6379", "redis://:secret@cache:6379/2", "redis://cache",
+                        "unix:///run/redis.sock"}) {
+    CAPTURE(r);
+    c.redis = r;
+    CHECK(validate_error(c).empty());
+  }
+  for (const char* r : {"rediss://cache:6380", "http://cache", "redis://", "redis://cache:0", "redis://cache/x",
+                        "unix://host/sock", "unix://", "cache:6379"}) {
+    CAPTURE(r);
+    c.redis = r;
+    CHECK(contains(validate_error(c), "--redis"));
+  }
+  c.redis = "rediss://:hunter2@cache:6380";
+  CHECK(!contains(validate_error(c), "hunter2"));
+
+  c = good;
+  c.threads = 1025;
+  CHECK(contains(validate_error(c), "--threads"));
+  c = good;
+  c.max_header_bytes = 1023;
+  CHECK(contains(validate_error(c), "--max-header-bytes"));
+  c = good;
+  c.max_body_bytes = 0;
+  CHECK(contains(validate_error(c), "--max-body-bytes"));
+  c = good;
+  c.memory_max_bytes = (1u << 20) - 1;
+  CHECK(contains(validate_error(c), "--memory-max-bytes"));
+  c = good;
+  c.max_connections = 0;
+  CHECK(contains(validate_error(c), "--max-connections"));
+  c = good;
+  c.redis_timeout = 0ms;
+  CHECK(contains(validate_error(c), "--redis-timeout"));
+  c = good;
+  c.cache_ttl = cfg::seconds(-1);
+  CHECK(contains(validate_error(c), "--cache-ttl"));
+  c = good;
+  c.admin_listen = c.listen;
+  CHECK(contains(validate_error(c), "--admin-listen"));
+  c.listen.port = c.admin_listen.port = 0;
+  CHECK(validate_error(c).empty());
+}
+
+TEST_CASE("describe round-trips through a config file") {
+  const auto original = load({"--listen=[::1]:18080", "--admin-listen=0.0.0.0:19464", "--upstream=http://127.0.0.1:9000/v1",
+                              "--connect-timeout=250ms", "--upstream-timeout=1.5", "--upstream-max-idle=0",
+                              "--max-upstream-body-bytes=3M", "--redis=redis://cache:6379/1", "--redis-timeout=50ms",
+                              "--cache-ttl=0", "--stale-ttl=0.05", "--grant-ttl=2m", "--max-retry-wait=1h",
+                              "--max-backoff=7", "--default-backoff=0.5s", "--memory-max-bytes=2G",
+                              "--max-header-bytes=8k", "--max-body-bytes=1", "--client-header-timeout=1ms",
+                              "--client-body-timeout=2", "--idle-timeout=90s", "--max-connections=3",
+                              "--drain-timeout=1m", "--threads=4", "--log-level=warn", "--log-format=json"})
+                            .cfg;
+  const std::string text = cfg::describe(original);
+  CHECK(contains(text, "cache-ttl = 0s\n"));
+  CHECK(contains(text, "redis-timeout = 0.05s\n"));
+  CHECK(contains(text, "memory-max-bytes = 2147483648\n"));
+  CHECK(contains(text, "listen = [::1]:18080\n"));
+  CHECK(!contains(text, "check-config"));
+
+  temp_file file(text);
+  auto reloaded = load({"--config", file.path}).cfg;
+  CHECK(reloaded.config_file == file.path);
+  reloaded.config_file.clear();
+  CHECK(reloaded == original);
+  CHECK(cfg::describe(reloaded) == text);
+
+  // Defaults round-trip too.
+  temp_file defaults(cfg::describe(cfg::config{}));
+  auto loaded = load({"--config", defaults.path}).cfg;
+  loaded.config_file.clear();
+  CHECK(loaded == cfg::config{});
+}
+
+TEST_CASE("describe masks the redis password") {
+  cfg::config c;
+  c.redis = "redis://:hunter2@cache:6379/0";
+  const auto text = cfg::describe(c);
+  CHECK(!contains(text, "hunter2"));
+  CHECK(contains(text, "redis = redis://:***@cache:6379/0\n"));
+  c.redis = "redis://user:hunter2@cache:6379";
+  CHECK(contains(cfg::describe(c), "redis = redis://user:***@cache:6379\n"));
+  c.redis = "unix:///run/redis.sock";
+  CHECK(contains(cfg::describe(c), "redis = unix:///run/redis.sock\n"));
+}

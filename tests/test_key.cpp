@@ -1,0 +1,71 @@
+#include <doctest/doctest.h>
+
+#include "cache/entry.hpp"
+#include "cache/fingerprint.hpp"
+#include "cache/key.hpp"
+
+using namespace wcp::cache;
+
+TEST_CASE("valid IDs") {
+  CHECK(is_valid_id("Y2lzY29zcGFyazovL3VzL0NBTExfUEFSSy9hYmM="));
+  CHECK(is_valid_id("a-b_c=="));
+  CHECK(is_valid_id(std::string(512, 'x')));
+  CHECK_FALSE(is_valid_id(""));
+  CHECK_FALSE(is_valid_id(std::string(513, 'x')));
+  CHECK_FALSE(is_valid_id("a/b"));
+  CHECK_FALSE(is_valid_id("a+b"));
+  CHECK_FALSE(is_valid_id("a b"));
+  CHECK_FALSE(is_valid_id(std::string_view("a\0b", 3)));
+}
+
+TEST_CASE("normalisation strips only trailing padding") {
+  CHECK(normalise_id("QUJD") == "QUJD");
+  CHECK(normalise_id("QUI=") == "QUI");
+  CHECK(normalise_id("QQ==") == "QQ");
+  CHECK(normalise_id("a=b") == "a=b");
+}
+
+TEST_CASE("resource and variant keys are readable and distinct") {
+  resource_key a(resource_kind::call_park, "TE9D==", "UEFSSw=");
+  resource_key b(resource_kind::call_park, "TE9D", "UEFSSw");
+  CHECK(a == b);
+  CHECK(a.str() == "callParks/TE9D/UEFSSw");
+  CHECK(resource_key_hash{}(a) == resource_key_hash{}(b));
+  resource_key c(resource_kind::paging_group, "TE9D", "UEFSSw");
+  CHECK_FALSE(a == c);
+  CHECK(variant_key{a, ""}.str() != variant_key{a, "T1JH"}.str());
+}
+
+TEST_CASE("fingerprints are SHA-256 of the header value, never the token itself") {
+  auto fp = fingerprint("Bearer abc");
+  CHECK(fp.hex().size() == 64);
+  // Known vector: SHA-256("abc").
+  CHECK(fingerprint("abc").hex() ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(fingerprint("Bearer a") != fingerprint("Bearer b"));
+  CHECK(fp.short_hex().size() == 8);
+}
+
+TEST_CASE("only 200 with a JSON body is cacheable") {
+  CHECK(is_cacheable_response(200, R"({"id":"x"})"));
+  CHECK(is_cacheable_response(200, R"([1,2])"));
+  CHECK_FALSE(is_cacheable_response(200, R"({"id":)"));
+  CHECK_FALSE(is_cacheable_response(200, ""));
+  CHECK_FALSE(is_cacheable_response(200, "<html></html>"));
+  CHECK_FALSE(is_cacheable_response(203, R"({"id":"x"})"));
+  CHECK_FALSE(is_cacheable_response(404, R"({"message":"x"})"));
+}
+
+TEST_CASE("freshness windows and age") {
+  entry e;
+  const auto t0 = wall_clock::now();
+  e.stored_at = t0;
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  CHECK(freshness_at(e, t0 + seconds(10), seconds(300), seconds(3600)) == freshness::fresh);
+  CHECK(freshness_at(e, t0 + seconds(301), seconds(300), seconds(3600)) == freshness::stale);
+  CHECK(freshness_at(e, t0 + seconds(3901), seconds(300), seconds(3600)) == freshness::expired);
+  CHECK(freshness_at(e, t0, milliseconds(0), seconds(10)) == freshness::stale);
+  CHECK(age_seconds(e, t0 + milliseconds(2500)) == 2);
+  CHECK(age_seconds(e, t0 - seconds(5)) == 0);
+}

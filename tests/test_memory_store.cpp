@@ -1,0 +1,145 @@
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "cache/memory_store.hpp"
+
+using namespace wcp::cache;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+entry_ptr make_entry(std::string body, wall_clock::time_point at = wall_clock::now()) {
+  auto e = std::make_shared<entry>();
+  e->content_type = "application/json";
+  e->tracking_id = "ROUTER_1";
+  e->body = std::move(body);
+  e->stored_at = at;
+  return e;
+}
+
+const resource_key park(resource_kind::call_park, "TE9D", "UEFSSw==");
+const variant_key own{park, ""};
+const variant_key via_org{park, "T1JH"};
+
+}  // namespace
+
+TEST_CASE("a miss is nullptr, an insert is found, padding spellings share it") {
+  memory_store s(1 << 20);
+  CHECK(s.find(own) == nullptr);
+  CHECK(s.put(own, make_entry(R"({"id":1})"), s.ticket(park), seconds(60)));
+  auto found = s.find(variant_key{resource_key(resource_kind::call_park, "TE9D==", "UEFSSw"), ""});
+  REQUIRE(found);
+  CHECK(found->body == R"({"id":1})");
+  CHECK(s.entries() == 1);
+  CHECK(s.bytes() > 0);
+}
+
+TEST_CASE("variants are separate entries; invalidating the resource drops them all") {
+  memory_store s(1 << 20);
+  s.put(own, make_entry("{}"), s.ticket(park), seconds(60));
+  s.put(via_org, make_entry("[]"), s.ticket(park), seconds(60));
+  CHECK(s.find(own)->body == "{}");
+  CHECK(s.find(via_org)->body == "[]");
+  s.erase(park);
+  CHECK(s.find(own) == nullptr);
+  CHECK(s.find(via_org) == nullptr);
+  CHECK(s.entries() == 0);
+  CHECK(s.bytes() == 0);
+}
+
+TEST_CASE("a fill that began before an invalidation does not store") {
+  memory_store s(1 << 20);
+  auto early = s.ticket(park);
+  s.erase(park);
+  CHECK_FALSE(s.put(own, make_entry("{}"), early, seconds(60)));
+  CHECK(s.find(own) == nullptr);
+  auto late = s.ticket(park);
+  CHECK(s.put(own, make_entry("{}"), late, seconds(60)));
+  CHECK(s.find(own) != nullptr);
+}
+
+TEST_CASE("an invalidation of another resource does not fence this one") {
+  memory_store s(1 << 20);
+  auto t = s.ticket(park);
+  s.erase(resource_key(resource_kind::paging_group, "TE9D", "UEFSSw"));
+  CHECK(s.put(own, make_entry("{}"), t, seconds(60)));
+}
+
+TEST_CASE("fences expire after the tombstone time") {
+  memory_store s(1 << 20, 1, milliseconds(0));
+  auto early = s.ticket(park);
+  s.erase(park);
+  // The fence is forgotten, so an old ticket stores again: tombstone time must exceed any fill.
+  CHECK(s.put(own, make_entry("{}"), early, seconds(60)));
+}
+
+TEST_CASE("entries past their keep time are not returned") {
+  memory_store s(1 << 20);
+  s.put(own, make_entry("{}", wall_clock::now() - seconds(120)), s.ticket(park), seconds(60));
+  CHECK(s.find(own) == nullptr);
+}
+
+TEST_CASE("the byte bound holds and the least recently used entry goes first") {
+  memory_store s(64 * 1024, 1);
+  const std::string body(1000, 'x');
+  std::vector<resource_key> keys;
+  for (int i = 0; i < 200; ++i) {
+    keys.emplace_back(resource_kind::paging_group, "TE9D", "ID" + std::to_string(i));
+    s.put(variant_key{keys.back(), ""}, make_entry(body), s.ticket(keys.back()), seconds(60));
+    if (i >= 1) s.find(variant_key{keys[0], ""});  // keep the first one in use
+    CHECK(s.bytes() <= s.max_bytes());
+  }
+  CHECK(s.evictions() > 0);
+  CHECK(s.entries() < 200);
+  CHECK(s.find(variant_key{keys[0], ""}) != nullptr);   // recently used: kept
+  CHECK(s.find(variant_key{keys[1], ""}) == nullptr);   // oldest unused: evicted
+  CHECK(s.find(variant_key{keys[199], ""}) != nullptr);
+}
+
+TEST_CASE("an entry larger than a shard's bound is refused") {
+  memory_store s(16 * 1024, 4);
+  CHECK_FALSE(s.put(own, make_entry(std::string(8 * 1024, 'x')), s.ticket(park), seconds(60)));
+  CHECK(s.entries() == 0);
+}
+
+TEST_CASE("replacing a variant keeps the byte count right") {
+  memory_store s(1 << 20);
+  s.put(own, make_entry(std::string(100, 'a')), s.ticket(park), seconds(60));
+  const auto once = s.bytes();
+  s.put(own, make_entry(std::string(100, 'b')), s.ticket(park), seconds(60));
+  CHECK(s.bytes() == once);
+  CHECK(s.entries() == 1);
+  CHECK(s.find(own)->body == std::string(100, 'b'));
+}
+
+TEST_CASE("invalidating a location drops its resources only") {
+  memory_store s(1 << 20);
+  resource_key other(resource_kind::call_park, "T1RIRVI", "UEFSSw");
+  s.put(own, make_entry("{}"), s.ticket(park), seconds(60));
+  s.put(variant_key{other, ""}, make_entry("{}"), s.ticket(other), seconds(60));
+  s.erase_location("TE9D=");
+  CHECK(s.find(own) == nullptr);
+  CHECK(s.find(variant_key{other, ""}) != nullptr);
+}
+
+TEST_CASE("concurrent use from several threads keeps the accounting consistent") {
+  memory_store s(256 * 1024, 8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        resource_key k(resource_kind::call_park, "L" + std::to_string(i % 7),
+                       "R" + std::to_string((i * 31 + t) % 300));
+        if (i % 5 == 0) s.erase(k);
+        else s.put(variant_key{k, ""}, make_entry(std::string(200, 'x')), s.ticket(k), seconds(60));
+        s.find(variant_key{k, ""});
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(s.bytes() <= s.max_bytes());
+  for (int l = 0; l < 7; ++l) s.erase_location("L" + std::to_string(l));
+  CHECK(s.entries() == 0);
+  CHECK(s.bytes() == 0);
+}
