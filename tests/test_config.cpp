@@ -132,7 +132,7 @@ TEST_CASE("file with comments and underscore names") {
   CHECK(r.cfg.upstream_ca.empty());
 }
 
-TEST_CASE("unknown flag, env var and file key") {
+TEST_CASE("unknown flag - env var and file key") {
   CHECK(contains(load_error({"--cache-tll", "5"}), "--cache-tll"));
   CHECK(contains(load_error({"--cache", "5"}), "--cache"));  // no abbreviations
   CHECK(contains(load_error({"stray"}), "\"stray\""));
@@ -244,7 +244,7 @@ TEST_CASE("parse_endpoint") {
   }
 }
 
-TEST_CASE("help, version and check-config actions") {
+TEST_CASE("help - version and check-config actions") {
   const auto help = load({"--help"});
   CHECK(help.what == cfg::action::print_help);
   CHECK(contains(help.help_text, "webex-cache-proxy [options]"));

@@ -14,7 +14,7 @@ const grant_scope own_l2{"", "TDI"};
 const grant_scope org_l1{"T1JH", "TDE"};
 }  // namespace
 
-TEST_CASE("no grant until learned; a grant is per token, org form and location") {
+TEST_CASE("no grant until learned - a grant is per token - org form and location") {
   memory_grants g;
   CHECK_FALSE(g.holds_now(alice, own_l1));
   g.learn_now(alice, own_l1, seconds(300));
@@ -40,7 +40,7 @@ TEST_CASE("a zero TTL learns nothing") {
   CHECK_FALSE(g.holds_now(alice, own_l1));
 }
 
-TEST_CASE("401 drops all of a token's grants; 403 drops one scope") {
+TEST_CASE("401 drops all of a token's grants - 403 drops one scope") {
   memory_grants g;
   g.learn_now(alice, own_l1, seconds(300));
   g.learn_now(alice, own_l2, seconds(300));

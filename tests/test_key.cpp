@@ -36,7 +36,7 @@ TEST_CASE("resource and variant keys are readable and distinct") {
   CHECK(variant_key{a, ""}.str() != variant_key{a, "T1JH"}.str());
 }
 
-TEST_CASE("fingerprints are SHA-256 of the header value, never the token itself") {
+TEST_CASE("fingerprints are SHA-256 of the header value - never the token itself") {
   auto fp = fingerprint("Bearer abc");
   CHECK(fp.hex().size() == 64);
   // Known vector: SHA-256("abc").

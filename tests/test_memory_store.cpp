@@ -25,7 +25,7 @@ const variant_key via_org{park, "T1JH"};
 
 }  // namespace
 
-TEST_CASE("a miss is nullptr, an insert is found, padding spellings share it") {
+TEST_CASE("a miss is nullptr - an insert is found - padding spellings share it") {
   memory_store s(1 << 20);
   CHECK(s.find(own) == nullptr);
   CHECK(s.put(own, make_entry(R"({"id":1})"), s.ticket(park), seconds(60)));
@@ -36,7 +36,7 @@ TEST_CASE("a miss is nullptr, an insert is found, padding spellings share it") {
   CHECK(s.bytes() > 0);
 }
 
-TEST_CASE("variants are separate entries; invalidating the resource drops them all") {
+TEST_CASE("variants are separate entries - invalidating the resource drops them all") {
   memory_store s(1 << 20);
   s.put(own, make_entry("{}"), s.ticket(park), seconds(60));
   s.put(via_org, make_entry("[]"), s.ticket(park), seconds(60));

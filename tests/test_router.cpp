@@ -32,7 +32,7 @@ TEST_CASE("GET of a paging group is a cached read") {
   CHECK(wcp::proxy::route_label(r) == "paging_group");
 }
 
-TEST_CASE("PUT and DELETE are invalidating writes; other methods pass through") {
+TEST_CASE("PUT and DELETE are invalidating writes - other methods pass through") {
   CHECK(route_request("PUT", base + "/callParks/" + park).kind == route_kind::invalidating_write);
   CHECK(route_request("DELETE", base + "/paging/X").kind == route_kind::invalidating_write);
   CHECK(route_request("POST", base + "/callParks/" + park).kind == route_kind::passthrough);
@@ -48,7 +48,7 @@ TEST_CASE("reserved sub-paths pass through") {
   }
 }
 
-TEST_CASE("collections, other telephony routes and non-telephony routes pass through") {
+TEST_CASE("collections - other telephony routes and non-telephony routes pass through") {
   CHECK(route_request("GET", base + "/callParks").kind == route_kind::passthrough);
   CHECK(route_request("POST", base + "/callParks").kind == route_kind::passthrough);
   CHECK(route_request("GET", base + "/huntGroups/X").kind == route_kind::passthrough);
@@ -58,7 +58,7 @@ TEST_CASE("collections, other telephony routes and non-telephony routes pass thr
   CHECK(route_request("GET", "/").kind == route_kind::passthrough);
 }
 
-TEST_CASE("orgId is kept; other parameters make a read uncacheable") {
+TEST_CASE("orgId is kept - other parameters make a read uncacheable") {
   auto r = route_request("GET", base + "/callParks/" + park + "?orgId=T1JHPQ==");
   CHECK(r.kind == route_kind::cached_read);
   CHECK(r.cacheable);
@@ -116,7 +116,7 @@ TEST_CASE("IDs that do not decode as base64 are still accepted") {
   CHECK(r.kind == route_kind::cached_read);
 }
 
-TEST_CASE("empty IDs, trailing slashes, empty segments and dot segments are refused") {
+TEST_CASE("empty IDs - trailing slashes - empty segments and dot segments are refused") {
   CHECK(route_request("GET", "/v1/telephony/config/locations//callParks/X").kind ==
         route_kind::invalid);
   CHECK(route_request("GET", base + "/callParks/" + park + "/").kind == route_kind::invalid);
@@ -124,13 +124,13 @@ TEST_CASE("empty IDs, trailing slashes, empty segments and dot segments are refu
   CHECK(route_request("GET", base + "/callParks/%2e%2e").kind == route_kind::invalid);
 }
 
-TEST_CASE("route literals match in any case, so a write cannot dodge invalidation") {
+TEST_CASE("route literals match in any case - so a write cannot dodge invalidation") {
   auto r = route_request("PUT", "/V1/Telephony/Config/Locations/" + loc + "/CALLPARKS/" + park);
   CHECK(r.kind == route_kind::invalidating_write);
   CHECK(r.resource == resource_kind::call_park);
 }
 
-TEST_CASE("a bad orgId is refused; a malformed target is refused") {
+TEST_CASE("a bad orgId is refused - a malformed target is refused") {
   CHECK(route_request("GET", base + "/callParks/X?orgId=").kind == route_kind::invalid);
   CHECK(route_request("GET", base + "/callParks/X?orgId=a%20b").kind == route_kind::invalid);
   CHECK(route_request("GET", "http://evil.example/v1/people").kind == route_kind::invalid);
