@@ -150,6 +150,7 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
       if (!expect.empty()) {
         if (!beast::iequals(expect, "100-continue")) {
           ctx.metrics.bad_requests.with({"malformed"}).inc();
+          spdlog::info("refused a request with an unsupported Expect header");
           co_await refuse(417, "Only 'Expect: 100-continue' is supported.", head.version());
           break;
         }

@@ -270,6 +270,43 @@ TEST_CASE("HEAD is answered from the cache with the length and no body") {
   CHECK(head.body.empty());
 }
 
+TEST_CASE("a HEAD miss fills the cache with a GET upstream") {
+  stack s;
+  const auto path = park_path(s.world);
+  auto head = http_request(s.proxy.port, "HEAD", path, bearer(s.world.token_admin_a));
+  CHECK(head.status == 200);
+  CHECK(head.header("X-Cache") == "MISS");
+  CHECK(head.body.empty());
+  CHECK(s.fake.count("GET", "/callParks/") == 1);
+  auto get = s.get(path, bearer(s.world.token_admin_a));
+  CHECK(get.header("X-Cache") == "HIT");
+  CHECK(head.header("Content-Length") == std::to_string(get.body.size()));
+}
+
+TEST_CASE("a stale entry answers while upstream fails - else the error passes on") {
+  stack s({"--cache-ttl", "0", "--stale-ttl", "1h"});
+  const auto path = park_path(s.world);
+  auto fresh = s.get(path, bearer(s.world.token_admin_a));
+  REQUIRE(fresh.status == 200);
+  CHECK(s.get(path, bearer(s.world.token_admin_a)).header("X-Cache") == "MISS");  // TTL 0: revalidate
+
+  s.fake.set_interceptor([](const fake::recorded_request&) -> std::optional<fake::scripted_response> {
+    fake::scripted_response r;
+    r.status = 503;
+    r.body = R"({"message":"busy","errors":[{"description":"busy"}],"trackingId":"x"})";
+    return r;
+  });
+  auto stale = s.get(path, bearer(s.world.token_admin_a));
+  CHECK(stale.status == 200);
+  CHECK(stale.header("X-Cache") == "STALE");
+  CHECK(stale.body == fresh.body);
+  CHECK_FALSE(stale.header("Age").empty());
+  // A token without a grant for that location gets upstream's error, not the stale body.
+  auto other = s.get(path, bearer(s.world.token_admin_b));
+  CHECK(other.status == 503);
+  CHECK(other.body.find(fake::demo_park_a1_name) == std::string::npos);
+}
+
 TEST_CASE("passthrough routes are forwarded every time and never cached") {
   stack s;
   const std::string base = "/v1/telephony/config/locations/" + s.world.loc_a1;
