@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,9 @@ struct entry {
   std::string tracking_id;   // upstream's trackingid, kept
   std::string body;
   wall_clock::time_point stored_at{};
+  // When a store stops returning it (stored_at + fresh + stale windows). Set by whoever builds
+  // the entry; a shared store keeps it so that every instance agrees.
+  wall_clock::time_point expires_at{};
 
   // Bytes this entry is charged for in a bounded store (body, headers, bookkeeping).
   std::size_t charge() const noexcept {
@@ -35,6 +39,11 @@ freshness freshness_at(const entry& e, wall_clock::time_point now, std::chrono::
 
 // Whole seconds since the entry was stored (the Age header); never negative.
 std::int64_t age_seconds(const entry& e, wall_clock::time_point now) noexcept;
+
+// The entry as bytes for a shared store, and back. What comes back from a shared store is not
+// trusted: deserialise() checks every length and field and yields nullopt on anything malformed.
+std::string serialise(const entry& e);
+std::optional<entry> deserialise(std::string_view bytes);
 
 // Only a 200 whose body is JSON that parses is stored.
 bool is_cacheable_response(unsigned status, std::string_view body);

@@ -27,3 +27,23 @@ token_fingerprint fingerprint(std::string_view authorization) {
 }
 
 }  // namespace wcp::cache
+
+namespace wcp::cache {
+
+std::optional<token_fingerprint> fingerprint_from_hex(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  token_fingerprint fp;
+  for (std::size_t i = 0; i < 32; ++i) {
+    const int hi = digit(hex[2 * i]), lo = digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    fp.bytes[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return fp;
+}
+
+}  // namespace wcp::cache

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,8 @@ struct token_fingerprint {
 };
 
 token_fingerprint fingerprint(std::string_view authorization);
+
+// The fingerprint whose hex() is `hex`; nullopt unless 64 lowercase hex digits.
+std::optional<token_fingerprint> fingerprint_from_hex(std::string_view hex);
 
 }  // namespace wcp::cache

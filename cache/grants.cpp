@@ -58,6 +58,13 @@ void memory_grants::sweep(clock::time_point now) {
   }
 }
 
+void memory_grants::clear() {
+  for (auto& s : shards_) {
+    std::lock_guard lock(s->mu);
+    s->tokens.clear();
+  }
+}
+
 std::size_t memory_grants::size() const {
   std::size_t n = 0;
   for (const auto& s : shards_) {

@@ -55,6 +55,7 @@ class memory_grants final : public grant_store {
   // Forgets expired grants; call now and then so that memory follows the live tokens.
   void sweep(clock::time_point now = clock::now());
   std::size_t size() const;
+  void clear();
 
   net::awaitable<bool> holds(const token_fingerprint& token, const grant_scope& scope) override;
   net::awaitable<void> learn(const token_fingerprint& token, const grant_scope& scope,

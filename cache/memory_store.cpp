@@ -95,6 +95,11 @@ fill_ticket memory_store::ticket(const resource_key&) {
 
 bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
                        std::chrono::milliseconds keep_for) {
+  if (any_location_fence_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(location_mu_);
+    auto it = location_fences_.find(key.resource.location);
+    if (it != location_fences_.end() && it->second.first > t.generation) return false;
+  }
   auto& s = shard_for(key.resource);
   const std::size_t charge = e->charge() + 2 * key.str().size() + 64;
   if (charge > s.max_bytes) return false;
@@ -115,7 +120,10 @@ bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
 
   auto [rit, fresh_resource] = s.resources.try_emplace(r);
   if (fresh_resource) rit->second.key = key.resource;
-  if (rit->second.fenced_at > t.generation) return false;
+  if (rit->second.fenced_at > t.generation || cleared_at_.load() > t.generation) {
+    if (fresh_resource) s.resources.erase(rit);
+    return false;
+  }
 
   if (auto old = s.slots.find(v); old != s.slots.end()) {
     s.bytes -= old->second.charge;
@@ -169,6 +177,13 @@ void memory_store::erase(const resource_key& key) {
 
 void memory_store::erase_location(std::string_view location) {
   const std::string loc(normalise_id(location));
+  {
+    const auto now = steady::now();
+    std::lock_guard lock(location_mu_);
+    std::erase_if(location_fences_, [&](const auto& f) { return f.second.second <= now; });
+    location_fences_[loc] = {clock_.fetch_add(1, std::memory_order_acq_rel) + 1, now + tombstone_for_};
+    any_location_fence_.store(true, std::memory_order_release);
+  }
   std::vector<resource_key> matching;
   for (auto& s : shards_) {
     std::lock_guard lock(s->mu);
@@ -176,6 +191,20 @@ void memory_store::erase_location(std::string_view location) {
       if (info.key.location == loc) matching.push_back(info.key);
   }
   for (const auto& key : matching) erase(key);
+}
+
+void memory_store::clear() {
+  cleared_at_.store(clock_.fetch_add(1, std::memory_order_acq_rel) + 1);
+  for (auto& s : shards_) {
+    std::lock_guard lock(s->mu);
+    bytes_.fetch_sub(s->bytes, std::memory_order_relaxed);
+    entries_.fetch_sub(s->slots.size(), std::memory_order_relaxed);
+    s->slots.clear();
+    s->lru.clear();
+    s->resources.clear();
+    s->fences.clear();
+    s->bytes = 0;
+  }
 }
 
 net::awaitable<entry_ptr> memory_store::lookup(const variant_key& key) { co_return find(key); }

@@ -33,6 +33,8 @@ class memory_store final : public store {
   bool put(const variant_key& key, entry_ptr e, fill_ticket t, std::chrono::milliseconds keep_for);
   void erase(const resource_key& key);
   void erase_location(std::string_view location);
+  // Drops everything and fences every fill that began before now.
+  void clear();
 
   net::awaitable<entry_ptr> lookup(const variant_key& key) override;
   net::awaitable<fill_ticket> begin_fill(const resource_key& key) override;
@@ -55,6 +57,12 @@ class memory_store final : public store {
   std::chrono::milliseconds tombstone_for_;
   std::vector<std::unique_ptr<shard>> shards_;
   std::atomic<std::uint64_t> clock_{0};
+  std::atomic<std::uint64_t> cleared_at_{0};  // clock value of the last clear()
+  // Purged locations: clock value of the purge and until when it fences fills.
+  std::mutex location_mu_;
+  std::unordered_map<std::string, std::pair<std::uint64_t, std::chrono::steady_clock::time_point>>
+      location_fences_;
+  std::atomic<bool> any_location_fence_{false};
   std::atomic<std::size_t> bytes_{0};
   std::atomic<std::size_t> entries_{0};
   std::atomic<std::uint64_t> evictions_{0};

@@ -24,7 +24,8 @@
 namespace wcp::cache {
 
 struct fill_ticket {
-  std::uint64_t generation = 0;
+  std::uint64_t generation = 0;  // the in-process store's fence clock
+  std::uint64_t shared = 0;      // the shared store's generation of the resource
 };
 
 class store {

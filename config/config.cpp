@@ -263,6 +263,10 @@ const std::vector<setting>& settings() {
     t.push_back(text("redis", "URL|none", "redis://[:password@]host:port[/db], unix:///path or none",
                      &config::redis));
     t.push_back(duration_ms("redis-timeout", "longest any request waits on Redis", &config::redis_timeout));
+    t.push_back(text("redis-prefix", "NAME", "first part of every Redis key and channel name",
+                     &config::redis_prefix));
+    t.push_back(bytes("l1-max-bytes", "with Redis: in-process L1 size bound, 0 = no L1",
+                      &config::l1_max_bytes));
     t.push_back(duration_s("cache-ttl", "entries are fresh this long (0 = do not cache)", &config::cache_ttl));
     t.push_back(duration_s("stale-ttl", "then kept this long as stale", &config::stale_ttl));
     t.push_back(duration_s("grant-ttl", "a learned access grant lasts this long", &config::grant_ttl));
@@ -436,6 +440,10 @@ void validate_impl(const config& c, const source_fn& source) {
       fail("upstream-ca", "cannot read " + quote(c.upstream_ca) + ": " + why, source);
   }
   check_redis(c.redis, source);
+  if (c.redis_prefix.empty() || c.redis_prefix.size() > 64 ||
+      c.redis_prefix.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") !=
+          std::string::npos)
+    fail("redis-prefix", "must be 1-64 characters of [A-Za-z0-9_.-]", source);
 
   const std::pair<const char*, milliseconds> timeouts[] = {
       {"connect-timeout", c.connect_timeout},

@@ -41,6 +41,8 @@ struct config {
 
   std::string redis = "none";                     // redis://[:password@]host:port[/db], unix:///path, none
   milliseconds redis_timeout{50};                 // longest any request waits on Redis
+  std::string redis_prefix = "wcp";               // keys are <prefix>:v1:..., channel <prefix>:v1:invalidations
+  std::size_t l1_max_bytes = 64u << 20;           // with Redis: in-process L1 bound, 0 = no L1
 
   seconds cache_ttl{300};                         // entries are fresh this long
   seconds stale_ttl{3600};                        // then kept this long as stale

@@ -54,11 +54,6 @@ int main(int argc, char** argv) {
     case wcp::config::action::run: break;
   }
   const auto& cfg = loaded.cfg;
-  if (cfg.redis != "none") {
-    std::fprintf(stderr, "webex-cache-proxy: --redis: this build has only the embedded store; "
-                         "use --redis none\n");
-    return 2;
-  }
 
   setup_logging(cfg);
   try {

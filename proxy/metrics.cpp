@@ -86,6 +86,12 @@ void registry::add_gauge_fn(std::string name, std::string help, std::function<do
       {metric_type::gauge, nullptr, nullptr, nullptr, std::move(name), std::move(help), std::move(fn)});
 }
 
+void registry::add_counter_fn(std::string name, std::string help, std::function<double()> fn) {
+  std::lock_guard lock(mu_);
+  order_.push_back({metric_type::counter, nullptr, nullptr, nullptr, std::move(name),
+                    std::move(help), std::move(fn), true});
+}
+
 namespace {
 
 std::string format_value(double v) {
@@ -139,7 +145,7 @@ std::string registry::render() {
   out.reserve(8192);
   for (auto& e : order_) {
     if (e.fn) {
-      header(out, e.name, e.help, "gauge");
+      header(out, e.name, e.help, e.fn_is_counter ? "counter" : "gauge");
       out += e.name + " " + format_value(e.fn()) + "\n";
     } else if (e.c) {
       header(out, e.name, e.help, "counter");

@@ -92,6 +92,8 @@ class registry {
                                    std::vector<std::string> labels = {});
   // A gauge whose value is read when rendered.
   void add_gauge_fn(std::string name, std::string help, std::function<double()> fn);
+  // A counter kept elsewhere (an atomic of another module), read when rendered.
+  void add_counter_fn(std::string name, std::string help, std::function<double()> fn);
 
   std::string render();
 
@@ -103,6 +105,7 @@ class registry {
     family<histogram>* h = nullptr;
     std::string name, help;
     std::function<double()> fn;
+    bool fn_is_counter = false;
   };
   std::mutex mu_;
   std::vector<entry> order_;

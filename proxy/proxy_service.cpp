@@ -5,7 +5,13 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "cache/fingerprint.hpp"
+#include "proxy/retry_after.hpp"
 #include "proxy/webex_error.hpp"
 
 namespace wcp::proxy {
@@ -74,6 +80,9 @@ void live_settings::apply(const config::config& cfg) {
   cache_ttl_ms = ms(cfg.cache_ttl);
   stale_ttl_ms = ms(cfg.stale_ttl);
   grant_ttl_ms = ms(cfg.grant_ttl);
+  max_retry_wait_ms = ms(cfg.max_retry_wait);
+  max_backoff_ms = ms(cfg.max_backoff);
+  default_backoff_ms = ms(cfg.default_backoff);
 }
 
 std::string_view to_string(cache_result r) noexcept {
@@ -125,12 +134,27 @@ proxy_metrics::proxy_metrics(registry& r)
       client_connections(r.add_gauge("webex_cache_proxy_client_connections",
                                      "Open client connections.")),
       rejected_connections(r.add_counter("webex_cache_proxy_rejected_connections_total",
-                                         "Client connections refused at the connection limit.")) {}
+                                         "Client connections refused at the connection limit.")),
+      backoffs(r.add_counter("webex_cache_proxy_backoffs_total",
+                             "Rate-limit blocks started by upstream answers, by reason.",
+                             {"reason"})),
+      rate_limited(r.add_counter("webex_cache_proxy_rate_limited_total",
+                                 "Requests answered 429/423 by the proxy during a block, by reason.",
+                                 {"reason"})),
+      retries(r.add_counter("webex_cache_proxy_retries_total",
+                            "Requests that waited out a block and were sent again.")),
+      retry_wait(r.add_histogram("webex_cache_proxy_retry_wait_seconds",
+                                 "Time a request spent waiting out a rate-limit block.",
+                                 latency_buckets())),
+      coalesced(r.add_counter("webex_cache_proxy_coalesced_requests_total",
+                              "Misses answered by another request's upstream fetch.")) {}
 
-proxy_service::proxy_service(cache::store& store, cache::grant_store& grants, live_settings& live,
+proxy_service::proxy_service(cache::store& store, cache::grant_store& grants,
+                             cache::backoff_store& backoff, live_settings& live,
                              proxy_metrics& metrics, std::string upstream_base_path)
     : store_(store),
       grants_(grants),
+      backoff_(backoff),
       live_(live),
       metrics_(metrics),
       base_path_(std::move(upstream_base_path)) {}
@@ -210,8 +234,20 @@ net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& r
   co_return a;
 }
 
+exchange_scope proxy_service::scope_of(const http::request<http::string_body>& req,
+                                       std::string_view resource, bool stale_available) const {
+  exchange_scope s;
+  const auto authorization = req[http::field::authorization];
+  if (!authorization.empty()) s.token = cache::fingerprint(authorization).hex();
+  s.resource = cache::fingerprint(resource).hex();
+  s.idempotent = is_idempotent(req.method());
+  s.stale_available = stale_available;
+  return s;
+}
+
 net::awaitable<upstream_result> proxy_service::forward(const http::request<http::string_body>& req,
-                                                       upstream_pool& pool, bool as_get) {
+                                                       upstream_pool& pool, bool as_get,
+                                                       const exchange_scope& scope) {
   auto up = make_upstream_request(req, base_path_);
   if (as_get) {
     // A cache fill: always a GET (a HEAD is answered from what the GET brings), and identity
@@ -219,15 +255,80 @@ net::awaitable<upstream_result> proxy_service::forward(const http::request<http:
     up.method(http::verb::get);
     up.erase(http::field::accept_encoding);
   }
-  auto res = co_await pool.fetch(std::move(up));
-  if (res.failure == upstream_failure::none) {
-    metrics_.upstream_requests.with({status_label(res.response.result_int())}).inc();
-    metrics_.upstream_duration().observe(res.seconds);
-  } else {
-    metrics_.upstream_requests.with({"error"}).inc();
-    metrics_.upstream_errors.with({std::string(to_string(res.failure))}).inc();
+  co_return co_await exchange(up, pool, scope);
+}
+
+net::awaitable<void> proxy_service::wait_for(std::chrono::milliseconds d) {
+  net::steady_timer timer(co_await net::this_coro::executor, d);
+  co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+  metrics_.retries().inc();
+  metrics_.retry_wait().observe(std::chrono::duration<double>(d).count());
+}
+
+net::awaitable<std::chrono::milliseconds> proxy_service::note_rate_limit(
+    unsigned status, std::string_view retry_after, const exchange_scope& scope) {
+  // Never a retry without a wait, whatever the settings say.
+  const auto wait = std::max(retry_after_wait(retry_after, cache::wall_clock::now(),
+                                              live_.default_backoff(), live_.max_backoff()),
+                             milliseconds(100));
+  const bool token_limit = status == 429;
+  const auto& id = token_limit ? scope.token : scope.resource;
+  metrics_.backoffs.with({token_limit ? "429" : "423"}).inc();
+  if (!id.empty()) {
+    co_await backoff_.block(token_limit ? cache::backoff_kind::token : cache::backoff_kind::resource,
+                            id, cache::wall_clock::now() + wait);
   }
-  co_return res;
+  spdlog::warn("upstream answered {}: {} blocked for {} ms", status,
+               token_limit ? "token " + scope.token.substr(0, 8) : std::string("resource"),
+               wait.count());
+  co_return wait;
+}
+
+net::awaitable<upstream_result> proxy_service::exchange(const http::request<http::string_body>& up,
+                                                        upstream_pool& pool,
+                                                        const exchange_scope& scope) {
+  auto budget = live_.max_retry_wait();
+  constexpr int max_rounds = 8;
+  for (int round = 0;; ++round) {
+    if (auto block = co_await backoff_.blocked_until(scope.token, scope.resource)) {
+      auto left = std::chrono::ceil<milliseconds>(block->until - cache::wall_clock::now());
+      if (left > milliseconds(0)) {
+        if (scope.stale_available || !scope.idempotent || left > budget || round >= max_rounds) {
+          upstream_result r;
+          r.failure = upstream_failure::rate_limited;
+          r.wait = left;
+          r.limit_status = block->kind == cache::backoff_kind::token ? 429 : 423;
+          r.detail = "blocked by an earlier " + std::to_string(r.limit_status);
+          co_return r;
+        }
+        co_await wait_for(left);
+        budget -= left;
+        continue;
+      }
+    }
+
+    auto res = co_await pool.fetch(up);
+    if (res.failure != upstream_failure::none) {
+      metrics_.upstream_requests.with({"error"}).inc();
+      metrics_.upstream_errors.with({std::string(to_string(res.failure))}).inc();
+      co_return res;
+    }
+    const unsigned status = res.response.result_int();
+    metrics_.upstream_requests.with({status_label(status)}).inc();
+    metrics_.upstream_duration().observe(res.seconds);
+    if (status != 429 && status != 423) co_return res;
+
+    const auto wait = co_await note_rate_limit(status, res.response[http::field::retry_after], scope);
+    if (!scope.stale_available && scope.idempotent && wait <= budget && round < max_rounds)
+      continue;  // the block just set is waited out at the top
+    upstream_result r;
+    r.failure = upstream_failure::rate_limited;
+    r.wait = wait;
+    r.limit_status = status;
+    r.detail = "upstream answered " + std::to_string(status);
+    r.response = std::move(res.response);
+    co_return r;
+  }
 }
 
 net::awaitable<void> proxy_service::learn_from(unsigned status, std::string_view authorization,
@@ -260,6 +361,16 @@ answer proxy_service::upstream_failed(const http::request<http::string_body>& re
     message = "The Webex API answer was larger than the proxy accepts.";
   } else if (res.failure == upstream_failure::protocol) {
     message = "The Webex API sent an answer the proxy could not read.";
+  } else if (res.failure == upstream_failure::rate_limited) {
+    status = res.limit_status;
+    message = status == 429 ? "Too many requests: the Webex API asked this token to wait."
+                            : "The resource is locked: the Webex API asked to wait.";
+    metrics_.rate_limited.with({status == 429 ? "429" : "423"}).inc();
+    const auto seconds = std::max<std::int64_t>(1, (res.wait.count() + 999) / 1000);
+    a.response = error_response(status, req.version(), message, tracking);
+    a.response.set(http::field::retry_after, std::to_string(seconds));
+    a.response.set("X-Cache", x_cache_value(cache));
+    return a;
   }
   spdlog::warn("upstream {} failed ({}): {} [trackingId {}]", std::string_view(req.method_string()),
                to_string(res.failure), res.detail, tracking);
@@ -307,11 +418,12 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
                                                    const route& r, upstream_pool& pool) {
   const auto authorization = req[http::field::authorization];
   const cache::grant_scope scope{r.org_variant(), std::string(cache::normalise_id(r.location_id))};
+  const auto resource = r.key();
   answer a;
 
   // Uncacheable forms and callers without a token go upstream and are never stored.
   if (!r.cacheable || authorization.empty()) {
-    auto res = co_await forward(req, pool, false);
+    auto res = co_await forward(req, pool, false, scope_of(req, resource.str(), false));
     if (res.failure != upstream_failure::none) co_return upstream_failed(req, res, cache_result::bypass);
     co_await learn_from(res.response.result_int(), authorization, &scope);
     a.upstream_status = res.response.result_int();
@@ -322,40 +434,69 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   }
 
   const auto token = cache::fingerprint(authorization);
-  const cache::variant_key key{r.key(), scope.org};
-  const auto now = cache::wall_clock::now();
+  const cache::variant_key key{resource, scope.org};
   const bool granted = co_await grants_.holds(token, scope);
 
   cache::entry_ptr cached = co_await store_.lookup(key);
-  if (cached && granted && !wants_refresh(req) &&
-      cache::freshness_at(*cached, now, live_.cache_ttl(), live_.stale_ttl()) ==
-          cache::freshness::fresh) {
+  auto cached_is = [&](cache::freshness f) {
+    return cached && cache::freshness_at(*cached, cache::wall_clock::now(), live_.cache_ttl(),
+                                         live_.stale_ttl()) == f;
+  };
+  if (granted && !wants_refresh(req) && cached_is(cache::freshness::fresh)) {
     a.cache = cache_result::hit;
     a.response = from_entry(*cached, a.cache, req);
     co_return a;
   }
+  const bool may_use_stale = granted && cached && !cached_is(cache::freshness::expired);
 
-  const auto ticket = co_await store_.begin_fill(key.resource);
-  auto res = co_await forward(req, pool, true);
-  const bool may_use_stale =
-      cached && granted &&
-      cache::freshness_at(*cached, cache::wall_clock::now(), live_.cache_ttl(),
-                          live_.stale_ttl()) != cache::freshness::expired;
+  // One upstream request for concurrent misses that may share its answer.
+  const std::string flight_key = key.str();
+  auto joined = coalescer_.join(flight_key, token, granted);
+  shared_result res;
+  bool leader = joined.leader;
+  if (!leader) {
+    res = co_await coalescer_.wait(joined.f);
+    // Another token's answer is shared only when it is a success; anything else may say more
+    // about that token than about the resource.
+    const bool shareable =
+        res && (joined.f->leader() == token ||
+                (res->failure == upstream_failure::none && res->response.result_int() / 100 == 2));
+    if (shareable) {
+      metrics_.coalesced().inc();
+    } else {
+      res.reset();
+      joined = coalescer_.join(flight_key, token, false);
+      leader = joined.leader;
+      if (!leader) res = co_await coalescer_.wait(joined.f);
+      if (!leader && !res) leader = true;  // that leader gave up too: fetch alone
+    }
+  }
 
-  if (res.failure != upstream_failure::none) {
+  cache::fill_ticket ticket;
+  if (leader) {
+    std::optional<flight_guard> guard;
+    if (joined.leader) guard.emplace(coalescer_, flight_key, joined.f);
+    ticket = co_await store_.begin_fill(resource);
+    auto fetched = std::make_shared<upstream_result>(
+        co_await forward(req, pool, true, scope_of(req, resource.str(), may_use_stale)));
+    res = fetched;
+    if (guard) guard->set(res);
+  }
+
+  if (res->failure != upstream_failure::none) {
     if (may_use_stale) {
-      spdlog::warn("upstream failed ({}): {}; answering with a stale entry",
-                   to_string(res.failure), res.detail);
+      spdlog::warn("upstream unavailable ({}): {}; answering with a stale entry",
+                   to_string(res->failure), res->detail);
       a.cache = cache_result::stale;
       a.response = from_entry(*cached, a.cache, req);
       co_return a;
     }
-    co_return upstream_failed(req, res, cache_result::miss);
+    co_return upstream_failed(req, *res, cache_result::miss);
   }
 
-  const unsigned status = res.response.result_int();
+  const unsigned status = res->response.result_int();
   a.upstream_status = status;
-  a.upstream_seconds = res.seconds;
+  a.upstream_seconds = res->seconds;
   if (status >= 500 && may_use_stale) {
     a.cache = cache_result::stale;
     a.response = from_entry(*cached, a.cache, req);
@@ -363,23 +504,28 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   }
   co_await learn_from(status, authorization, &scope);
 
-  const auto& up = res.response;
-  const auto encoding = up[http::field::content_encoding];
-  if (cache::is_cacheable_response(status, up.body()) &&
-      (encoding.empty() || iequals(encoding, "identity"))) {
-    auto e = std::make_shared<cache::entry>();
-    e->status = status;
-    e->content_type = std::string(up[http::field::content_type]);
-    e->tracking_id = std::string(up["trackingid"]);
-    e->body = up.body();
-    e->stored_at = cache::wall_clock::now();
-    co_await store_.insert(key, std::move(e), ticket, live_.cache_ttl() + live_.stale_ttl());
-  } else if (status == 404 && granted) {
-    // A token that may see this location was told the resource is gone.
-    co_await store_.invalidate(key.resource);
+  if (leader) {
+    const auto& up = res->response;
+    const auto encoding = up[http::field::content_encoding];
+    if (cache::is_cacheable_response(status, up.body()) &&
+        (encoding.empty() || iequals(encoding, "identity"))) {
+      auto e = std::make_shared<cache::entry>();
+      e->status = status;
+      e->content_type = std::string(up[http::field::content_type]);
+      e->tracking_id = std::string(up["trackingid"]);
+      e->body = up.body();
+      const auto keep_for = live_.cache_ttl() + live_.stale_ttl();
+      e->stored_at = cache::wall_clock::now();
+      e->expires_at = e->stored_at + keep_for;
+      co_await store_.insert(key, std::move(e), ticket, keep_for);
+    } else if (status == 404 && granted) {
+      // A token that may see this location was told the resource is gone.
+      co_await store_.invalidate(key.resource);
+    }
   }
   a.cache = cache_result::miss;
-  a.response = from_upstream(std::move(res.response), a.cache, req);
+  http::response<http::string_body> copy = res->response;
+  a.response = from_upstream(std::move(copy), a.cache, req);
   co_return a;
 }
 
@@ -388,7 +534,7 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
   const auto authorization = req[http::field::authorization];
   const cache::grant_scope scope{r.org_variant(), std::string(cache::normalise_id(r.location_id))};
   answer a;
-  auto res = co_await forward(req, pool, false);
+  auto res = co_await forward(req, pool, false, scope_of(req, r.key().str(), false));
   if (res.failure != upstream_failure::none) co_return upstream_failed(req, res, cache_result::bypass);
   const unsigned status = res.response.result_int();
   a.upstream_status = status;
@@ -420,23 +566,65 @@ net::awaitable<answer> proxy_service::pass_through(http::request<http::string_bo
                                                    const route& r, upstream_pool& pool) {
   answer a;
   a.cache = cache_result::bypass;
-  auto stream = co_await pool.open(make_upstream_request(req, base_path_));
-  if (stream.failure != upstream_failure::none) {
-    metrics_.upstream_requests.with({"error"}).inc();
-    metrics_.upstream_errors.with({std::string(to_string(stream.failure))}).inc();
-    upstream_result failed;
-    failed.failure = stream.failure;
-    failed.detail = stream.detail;
-    co_return upstream_failed(req, failed, cache_result::bypass);
+  const std::string_view target = req.target();
+  const auto scope = scope_of(req, target.substr(0, target.find('?')), false);
+  const auto up = make_upstream_request(req, base_path_);
+  auto budget = live_.max_retry_wait();
+  constexpr int max_rounds = 8;
+
+  for (int round = 0;; ++round) {
+    upstream_result blocked;
+    if (auto block = co_await backoff_.blocked_until(scope.token, scope.resource)) {
+      auto left = std::chrono::ceil<milliseconds>(block->until - cache::wall_clock::now());
+      if (left > milliseconds(0)) {
+        if (!scope.idempotent || left > budget || round >= max_rounds) {
+          blocked.failure = upstream_failure::rate_limited;
+          blocked.wait = left;
+          blocked.limit_status = block->kind == cache::backoff_kind::token ? 429 : 423;
+          co_return upstream_failed(req, blocked, cache_result::bypass);
+        }
+        co_await wait_for(left);
+        budget -= left;
+        continue;
+      }
+    }
+
+    auto stream = co_await pool.open(up);
+    if (stream.failure != upstream_failure::none) {
+      metrics_.upstream_requests.with({"error"}).inc();
+      metrics_.upstream_errors.with({std::string(to_string(stream.failure))}).inc();
+      upstream_result failed;
+      failed.failure = stream.failure;
+      failed.detail = stream.detail;
+      co_return upstream_failed(req, failed, cache_result::bypass);
+    }
+    const unsigned status = stream.parser->get().result_int();
+    metrics_.upstream_requests.with({status_label(status)}).inc();
+    metrics_.upstream_duration().observe(stream.header_seconds);
+
+    if (status == 429 || status == 423) {
+      const auto wait = co_await note_rate_limit(
+          status, stream.parser->get()[http::field::retry_after], scope);
+      // The refusal's body is small; read it off so that the connection can be reused.
+      char sink[4096];
+      std::size_t drained = 0;
+      beast::error_code ec;
+      while (!ec && !stream.parser->is_done() && drained < (64u << 10))
+        drained += co_await stream.read_body(sink, sizeof sink, ec);
+      if (!ec) pool.release(stream);
+      if (scope.idempotent && wait <= budget && round < max_rounds) continue;
+      blocked.failure = upstream_failure::rate_limited;
+      blocked.wait = wait;
+      blocked.limit_status = status;
+      co_return upstream_failed(req, blocked, cache_result::bypass);
+    }
+
+    if (status == 401) co_await learn_from(status, req[http::field::authorization], nullptr);
+    a.upstream_status = status;
+    a.upstream_seconds = stream.header_seconds;
+    a.stream.emplace(std::move(stream));
+    co_return a;
   }
-  const unsigned status = stream.parser->get().result_int();
-  metrics_.upstream_requests.with({status_label(status)}).inc();
-  metrics_.upstream_duration().observe(stream.header_seconds);
-  if (status == 401) co_await learn_from(status, req[http::field::authorization], nullptr);
-  a.upstream_status = status;
-  a.upstream_seconds = stream.header_seconds;
-  a.stream.emplace(std::move(stream));
-  co_return a;
 }
 
 }  // namespace wcp::proxy

@@ -19,10 +19,12 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "cache/backoff_store.hpp"
 #include "cache/grants.hpp"
 #include "cache/store.hpp"
 #include "config/config.hpp"
 #include "net/net.hpp"
+#include "proxy/coalescer.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/router.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -34,11 +36,17 @@ struct live_settings {
   std::atomic<std::int64_t> cache_ttl_ms{300'000};
   std::atomic<std::int64_t> stale_ttl_ms{3'600'000};
   std::atomic<std::int64_t> grant_ttl_ms{300'000};
+  std::atomic<std::int64_t> max_retry_wait_ms{10'000};
+  std::atomic<std::int64_t> max_backoff_ms{300'000};
+  std::atomic<std::int64_t> default_backoff_ms{5'000};
 
   void apply(const config::config& cfg);
   std::chrono::milliseconds cache_ttl() const { return std::chrono::milliseconds(cache_ttl_ms.load()); }
   std::chrono::milliseconds stale_ttl() const { return std::chrono::milliseconds(stale_ttl_ms.load()); }
   std::chrono::milliseconds grant_ttl() const { return std::chrono::milliseconds(grant_ttl_ms.load()); }
+  std::chrono::milliseconds max_retry_wait() const { return std::chrono::milliseconds(max_retry_wait_ms.load()); }
+  std::chrono::milliseconds max_backoff() const { return std::chrono::milliseconds(max_backoff_ms.load()); }
+  std::chrono::milliseconds default_backoff() const { return std::chrono::milliseconds(default_backoff_ms.load()); }
 };
 
 // X-Cache values, also the `cache` metric label.
@@ -72,12 +80,25 @@ struct proxy_metrics {
   family<counter>& renames;
   family<gauge>& client_connections;
   family<counter>& rejected_connections;
+  family<counter>& backoffs;
+  family<counter>& rate_limited;
+  family<counter>& retries;
+  family<histogram>& retry_wait;
+  family<counter>& coalesced;
+};
+
+// What the rate limits must know about one upstream exchange.
+struct exchange_scope {
+  std::string token;           // SHA-256 of the Authorization value, hex; "" without one
+  std::string resource;        // SHA-256 of the resource (or path), hex
+  bool idempotent = true;      // may be sent again after a wait
+  bool stale_available = false;  // a stale answer the caller may see exists: never wait
 };
 
 class proxy_service {
  public:
-  proxy_service(cache::store& store, cache::grant_store& grants, live_settings& live,
-                proxy_metrics& metrics, std::string upstream_base_path);
+  proxy_service(cache::store& store, cache::grant_store& grants, cache::backoff_store& backoff,
+                live_settings& live, proxy_metrics& metrics, std::string upstream_base_path);
 
   net::awaitable<answer> handle(http::request<http::string_body>& req, upstream_pool& pool);
 
@@ -94,14 +115,27 @@ class proxy_service {
   net::awaitable<answer> pass_through(http::request<http::string_body>& req, const route& r,
                                       upstream_pool& pool);
   net::awaitable<upstream_result> forward(const http::request<http::string_body>& req,
-                                          upstream_pool& pool, bool as_get);
+                                          upstream_pool& pool, bool as_get,
+                                          const exchange_scope& scope);
+  // Waits out or refuses rate-limit blocks around one buffered exchange.
+  net::awaitable<upstream_result> exchange(const http::request<http::string_body>& up,
+                                           upstream_pool& pool, const exchange_scope& scope);
+  // Records a 429/423 answer as a block; yields the wait.
+  net::awaitable<std::chrono::milliseconds> note_rate_limit(unsigned status,
+                                                            std::string_view retry_after,
+                                                            const exchange_scope& scope);
+  net::awaitable<void> wait_for(std::chrono::milliseconds d);
   net::awaitable<void> learn_from(unsigned status, std::string_view authorization,
                                   const cache::grant_scope* scope);
   answer upstream_failed(const http::request<http::string_body>& req, const upstream_result& res,
                          cache_result cache);
+  exchange_scope scope_of(const http::request<http::string_body>& req, std::string_view resource,
+                          bool stale_available) const;
 
   cache::store& store_;
   cache::grant_store& grants_;
+  cache::backoff_store& backoff_;
+  coalescer coalescer_;
   live_settings& live_;
   proxy_metrics& metrics_;
   std::string base_path_;

@@ -2,6 +2,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <cstdio>
+#include <random>
 #include <thread>
 #include <unordered_set>
 
@@ -19,7 +21,11 @@
 #include <spdlog/spdlog.h>
 
 #include "cache/grants.hpp"
+#include "cache/invalidation_bus.hpp"
 #include "cache/memory_store.hpp"
+#include "cache/redis_connection.hpp"
+#include "cache/redis_store.hpp"
+#include "cache/tiered_cache.hpp"
 #include "proxy/admin_session.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/listener.hpp"
@@ -31,7 +37,15 @@ namespace wcp::proxy {
 
 namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Tells this instance's own invalidation messages from other instances'.
+std::string new_instance_id() {
+  std::random_device rd;
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
 }
+}  // namespace
 
 struct server::impl {
   struct worker {
@@ -51,8 +65,18 @@ struct server::impl {
   client_limits limits;
   upstream_url upstream;
   std::shared_ptr<ssl::context> tls;
+  // Embedded mode: one in-process store and grants. Redis mode: L1 + Redis behind tiered.
   std::unique_ptr<cache::memory_store> store;
   std::unique_ptr<cache::memory_grants> grants;
+  std::unique_ptr<cache::memory_backoff> backoff;
+  std::shared_ptr<cache::redis_connection> redis_commands;
+  std::shared_ptr<cache::redis_connection> redis_subscriber;
+  std::unique_ptr<cache::redis_store> redis_entries;
+  std::unique_ptr<cache::redis_grants> redis_grants;
+  std::unique_ptr<cache::redis_backoff> redis_backoff;
+  std::unique_ptr<cache::invalidation_bus> bus;
+  std::unique_ptr<cache::tiered_cache> tiered;
+  cache::memory_store* l1 = nullptr;
   std::unique_ptr<proxy_service> service;
   std::vector<std::unique_ptr<worker>> workers;
   std::optional<net::ip::tcp::acceptor> client_acceptor;
@@ -61,6 +85,60 @@ struct server::impl {
   int exit_code = 0;
 
   worker& control() { return *workers.front(); }
+
+  void register_redis_metrics() {
+    auto& m = *this;
+  auto& r = m.metrics_registry;
+  auto* cmd = m.redis_commands.get();
+  auto* sub = m.redis_subscriber.get();
+  auto* tiered = m.tiered.get();
+  auto* entries = m.redis_entries.get();
+  auto* bus = m.bus.get();
+  r.add_gauge_fn("webex_cache_proxy_redis_up", "1 when the Redis command connection is up.",
+                 [cmd] { return cmd->up() ? 1.0 : 0.0; });
+  r.add_gauge_fn("webex_cache_proxy_redis_subscribed",
+                 "1 when the invalidation subscription is up.",
+                 [sub] { return sub->up() ? 1.0 : 0.0; });
+  r.add_counter_fn("webex_cache_proxy_redis_errors_total",
+                   "Redis commands that failed (errors, timeouts, not connected).", [cmd, sub] {
+                     return static_cast<double>(cmd->stats().errors + sub->stats().errors);
+                   });
+  r.add_counter_fn("webex_cache_proxy_redis_timeouts_total",
+                   "Redis commands that got no answer within --redis-timeout.",
+                   [cmd] { return static_cast<double>(cmd->stats().timeouts.load()); });
+  r.add_counter_fn("webex_cache_proxy_redis_reconnects_total", "Reconnections to Redis.",
+                   [cmd, sub] {
+                     return static_cast<double>(cmd->stats().reconnects + sub->stats().reconnects);
+                   });
+  r.add_counter_fn("webex_cache_proxy_redis_corrupt_entries_total",
+                   "Entries read from Redis that did not parse (treated as misses).",
+                   [entries] { return static_cast<double>(entries->corrupt_entries()); });
+  r.add_counter_fn("webex_cache_proxy_l2_hits_total", "Lookups answered by Redis (L1 missed).",
+                   [tiered] { return static_cast<double>(tiered->stats().l2_hits.load()); });
+  r.add_counter_fn("webex_cache_proxy_remote_invalidations_total",
+                   "Invalidations received from other instances and applied to L1.",
+                   [tiered] { return static_cast<double>(tiered->stats().remote_invalidations.load()); });
+  r.add_counter_fn("webex_cache_proxy_invalidation_messages_malformed_total",
+                   "Messages on the invalidation channel that did not parse.",
+                   [bus] { return static_cast<double>(bus->malformed()); });
+  r.add_counter_fn("webex_cache_proxy_l1_resyncs_total",
+                   "Times L1 was emptied after (re)subscribing to invalidations.",
+                   [tiered] { return static_cast<double>(tiered->stats().resyncs.load()); });
+  r.add_gauge_fn("webex_cache_proxy_pending_invalidations",
+                 "Invalidations Redis could not take yet, replayed when it is back.",
+                 [tiered] { return static_cast<double>(tiered->pending()); });
+}
+
+
+  std::string describe_dependencies() const {
+    std::string out = "upstream: " + cfg.upstream + "\n";
+    if (!redis_commands) return out + "store: memory\n";
+    const auto& st = redis_commands->stats();
+    out += std::string("store: redis ") + (redis_commands->up() ? "up" : "down (degraded: serving from L1 and upstream)") + "\n";
+    out += std::string("invalidations: ") + (redis_subscriber->up() ? "subscribed" : "not subscribed") + "\n";
+    out += "redis errors: " + std::to_string(st.errors.load()) + ", reconnects: " + std::to_string(st.reconnects.load()) + "\n";
+    return out;
+  }
 
   net::io_context& pick() {
     return workers[next_worker.fetch_add(1, std::memory_order_relaxed) % workers.size()]->ioc;
@@ -112,13 +190,18 @@ struct server::impl {
     restart_needed("--threads", next->threads != cfg.threads);
     restart_needed("--memory-max-bytes", next->memory_max_bytes != cfg.memory_max_bytes);
     apply_live(*next);
-    spdlog::info("reloaded: log-level={} cache-ttl={}s stale-ttl={}s grant-ttl={}s",
+    spdlog::info("reloaded: log-level={} cache-ttl={}s stale-ttl={}s grant-ttl={}s "
+                 "max-retry-wait={}s max-backoff={}s default-backoff={}s",
                  next->log_level, next->cache_ttl.count(), next->stale_ttl.count(),
-                 next->grant_ttl.count());
+                 next->grant_ttl.count(), next->max_retry_wait.count(), next->max_backoff.count(),
+                 next->default_backoff.count());
     cfg.log_level = next->log_level;
     cfg.cache_ttl = next->cache_ttl;
     cfg.stale_ttl = next->stale_ttl;
     cfg.grant_ttl = next->grant_ttl;
+    cfg.max_retry_wait = next->max_retry_wait;
+    cfg.max_backoff = next->max_backoff;
+    cfg.default_backoff = next->default_backoff;
   }
 
   net::awaitable<void> handle_signals() {
@@ -170,6 +253,8 @@ struct server::impl {
     else
       spdlog::info("drained");
     if (admin_acceptor) admin_acceptor->close(ignored);
+    if (redis_subscriber) redis_subscriber->stop();
+    if (redis_commands) redis_commands->stop();
     for (auto& w : workers) w->ioc.stop();
   }
 
@@ -179,7 +264,7 @@ struct server::impl {
       timer.expires_after(std::chrono::seconds(30));
       auto [ec] = co_await timer.async_wait(use_tuple);
       if (ec || state.draining) co_return;
-      grants->sweep();
+      if (grants) grants->sweep();
     }
   }
 };
@@ -201,31 +286,69 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
   m.upstream = *url;
   if (m.upstream.tls) m.tls = make_client_tls_context(m.cfg.upstream_ca);
 
-  m.store = std::make_unique<cache::memory_store>(m.cfg.memory_max_bytes);
-  m.grants = std::make_unique<cache::memory_grants>();
-  m.service = std::make_unique<proxy_service>(*m.store, *m.grants, m.live, m.metrics,
-                                              m.upstream.base_path);
+  unsigned threads = m.cfg.threads ? m.cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < threads; ++i) m.workers.push_back(std::make_unique<impl::worker>());
 
-  auto* store = m.store.get();
-  m.metrics_registry.add_gauge_fn("webex_cache_proxy_l1_bytes",
-                                  "Bytes held by the in-process store.",
-                                  [store] { return static_cast<double>(store->bytes()); });
-  m.metrics_registry.add_gauge_fn("webex_cache_proxy_l1_entries",
-                                  "Entries held by the in-process store.",
-                                  [store] { return static_cast<double>(store->entries()); });
-  m.metrics_registry.add_gauge_fn("webex_cache_proxy_l1_max_bytes",
-                                  "Byte bound of the in-process store.",
-                                  [store] { return static_cast<double>(store->max_bytes()); });
-  m.metrics_registry.add_gauge_fn(
-      "webex_cache_proxy_l1_evictions", "Entries evicted from the in-process store to stay in bound.",
-      [store] { return static_cast<double>(store->evictions()); });
+  cache::store* store_iface = nullptr;
+  cache::grant_store* grants_iface = nullptr;
+  cache::backoff_store* backoff_iface = nullptr;
+  if (m.cfg.redis == "none") {
+    m.store = std::make_unique<cache::memory_store>(m.cfg.memory_max_bytes);
+    m.grants = std::make_unique<cache::memory_grants>();
+    m.backoff = std::make_unique<cache::memory_backoff>();
+    m.l1 = m.store.get();
+    store_iface = m.store.get();
+    grants_iface = m.grants.get();
+    backoff_iface = m.backoff.get();
+  } else {
+    auto options = cache::parse_redis_url(m.cfg.redis);
+    if (!options) throw std::runtime_error("--redis: not a redis:// or unix:// URL");
+    options->command_timeout = m.cfg.redis_timeout;
+    auto ex = m.control().ioc.get_executor();
+    m.redis_commands = cache::redis_connection::create(ex, *options);
+    m.redis_subscriber = cache::redis_connection::create(ex, *options);
+    m.redis_entries = std::make_unique<cache::redis_store>(m.redis_commands, m.cfg.redis_prefix);
+    m.redis_grants = std::make_unique<cache::redis_grants>(m.redis_commands, m.cfg.redis_prefix);
+    m.redis_backoff = std::make_unique<cache::redis_backoff>(m.redis_commands, m.cfg.redis_prefix);
+    m.bus = std::make_unique<cache::invalidation_bus>(
+        m.redis_commands, m.redis_subscriber, m.cfg.redis_prefix + ":v1:invalidations",
+        new_instance_id());
+    std::unique_ptr<cache::memory_store> l1;
+    if (m.cfg.l1_max_bytes > 0) l1 = std::make_unique<cache::memory_store>(m.cfg.l1_max_bytes);
+    m.tiered = std::make_unique<cache::tiered_cache>(ex, std::move(l1), *m.redis_entries,
+                                                     *m.redis_grants, *m.redis_backoff, *m.bus);
+    m.tiered->attach();
+    m.bus->start();
+    m.l1 = m.tiered->l1();
+    store_iface = m.tiered.get();
+    grants_iface = m.tiered.get();
+    backoff_iface = m.tiered.get();
+    m.register_redis_metrics();
+  }
+  m.service = std::make_unique<proxy_service>(*store_iface, *grants_iface, *backoff_iface, m.live,
+                                              m.metrics, m.upstream.base_path);
+
+  if (auto* store = m.l1) {
+    m.metrics_registry.add_gauge_fn("webex_cache_proxy_l1_bytes",
+                                    "Bytes held by the in-process store.",
+                                    [store] { return static_cast<double>(store->bytes()); });
+    m.metrics_registry.add_gauge_fn("webex_cache_proxy_l1_entries",
+                                    "Entries held by the in-process store.",
+                                    [store] { return static_cast<double>(store->entries()); });
+    m.metrics_registry.add_gauge_fn("webex_cache_proxy_l1_max_bytes",
+                                    "Byte bound of the in-process store.",
+                                    [store] { return static_cast<double>(store->max_bytes()); });
+    m.metrics_registry.add_counter_fn(
+        "webex_cache_proxy_l1_evictions_total",
+        "Entries evicted from the in-process store to stay in its bound.",
+        [store] { return static_cast<double>(store->evictions()); });
+  }
   m.metrics_registry.add_gauge("webex_cache_proxy_build_info", "Version of this build.",
                                {"version"}).with({config::version()}).set(1);
   auto* st = &m.state;
   m.metrics_registry.add_gauge_fn("webex_cache_proxy_ready", "1 when serving, 0 when draining.",
                                   [st] { return st->listening && !st->draining ? 1.0 : 0.0; });
 
-  unsigned threads = m.cfg.threads ? m.cfg.threads : std::max(1u, std::thread::hardware_concurrency());
   upstream_settings us;
   us.url = m.upstream;
   us.tls = m.tls;
@@ -233,11 +356,7 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
   us.request_timeout = m.cfg.upstream_timeout;
   us.max_idle = m.cfg.upstream_max_idle;
   us.max_body = m.cfg.max_upstream_body_bytes;
-  for (unsigned i = 0; i < threads; ++i) {
-    auto w = std::make_unique<impl::worker>();
-    w->pool = std::make_unique<upstream_pool>(w->ioc.get_executor(), us);
-    m.workers.push_back(std::move(w));
-  }
+  for (auto& w : m.workers) w->pool = std::make_unique<upstream_pool>(w->ioc.get_executor(), us);
 }
 
 server::~server() {
@@ -266,9 +385,7 @@ void server::start() {
                 accept_loop(*m.client_acceptor, [&m]() -> net::io_context& { return m.pick(); },
                             [&m](net::ip::tcp::socket s) { m.accept_client(std::move(s)); }),
                 net::detached);
-  admin_context actx{m.metrics_registry, m.state, [&m] {
-                       return "upstream: " + m.cfg.upstream + "\nstore: memory\n";
-                     }};
+  admin_context actx{m.metrics_registry, m.state, [&m] { return m.describe_dependencies(); }};
   net::co_spawn(m.control().ioc,
                 accept_loop(*m.admin_acceptor,
                             [&m]() -> net::io_context& { return m.control().ioc; },
@@ -278,6 +395,10 @@ void server::start() {
                                             net::detached);
                             }),
                 net::detached);
+  if (m.redis_commands) {
+    m.redis_subscriber->start();
+    m.redis_commands->start();
+  }
   net::co_spawn(m.control().ioc, m.handle_signals(), net::detached);
   net::co_spawn(m.control().ioc, m.sweep_grants(), net::detached);
   m.state.listening = true;

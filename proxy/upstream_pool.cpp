@@ -58,6 +58,7 @@ std::string_view to_string(upstream_failure f) noexcept {
     case upstream_failure::timeout: return "timeout";
     case upstream_failure::protocol: return "protocol";
     case upstream_failure::too_large: return "too_large";
+    case upstream_failure::rate_limited: return "rate_limited";
   }
   return "unknown";
 }

@@ -40,12 +40,15 @@ struct upstream_settings {
 };
 
 // Why an exchange produced no usable answer.
-enum class upstream_failure { none, connect, tls, timeout, protocol, too_large };
+// rate_limited: the proxy did not send (or stopped resending) because upstream asked it to wait.
+enum class upstream_failure { none, connect, tls, timeout, protocol, too_large, rate_limited };
 std::string_view to_string(upstream_failure f) noexcept;
 
 struct upstream_result {
   upstream_failure failure = upstream_failure::none;
   std::string detail;  // for logs: what failed
+  std::chrono::milliseconds wait{0};  // rate_limited: how long until the block ends
+  unsigned limit_status = 0;          // rate_limited: 429 (token) or 423 (resource)
   http::response<http::string_body> response;
   double seconds = 0;  // send to last byte
 };

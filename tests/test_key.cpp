@@ -69,3 +69,41 @@ TEST_CASE("freshness windows and age") {
   CHECK(age_seconds(e, t0 + milliseconds(2500)) == 2);
   CHECK(age_seconds(e, t0 - seconds(5)) == 0);
 }
+
+TEST_CASE("entries round-trip through their serialised form") {
+  entry e;
+  e.status = 200;
+  e.content_type = "application/json;charset=UTF-8";
+  e.tracking_id = "ROUTER_1";
+  e.body = std::string("{\"a\":\"\n\0x\"}", 11);
+  e.stored_at = wall_clock::time_point(std::chrono::milliseconds(1'700'000'000'123));
+  e.expires_at = e.stored_at + std::chrono::seconds(3900);
+  auto back = deserialise(serialise(e));
+  REQUIRE(back.has_value());
+  CHECK(back->status == 200);
+  CHECK(back->content_type == e.content_type);
+  CHECK(back->tracking_id == e.tracking_id);
+  CHECK(back->body == e.body);
+  CHECK(back->stored_at == e.stored_at);
+  CHECK(back->expires_at == e.expires_at);
+}
+
+TEST_CASE("malformed serialised entries are refused") {
+  entry e;
+  e.body = "{}";
+  e.stored_at = wall_clock::time_point(std::chrono::milliseconds(1000));
+  e.expires_at = e.stored_at;
+  const std::string good = serialise(e);
+  REQUIRE(deserialise(good).has_value());
+  CHECK_FALSE(deserialise("").has_value());
+  CHECK_FALSE(deserialise("WCPE2\n200\n").has_value());
+  CHECK_FALSE(deserialise(good.substr(0, good.size() - 1)).has_value());  // truncated body
+  CHECK_FALSE(deserialise(good + "x").has_value());                      // trailing bytes
+  std::string big_len = good;
+  big_len.replace(big_len.rfind("\n2\n") + 1, 1, "99999999999999999999999");
+  CHECK_FALSE(deserialise(big_len).has_value());
+  std::string bad_status = good;
+  bad_status.replace(6, 3, "999");
+  CHECK_FALSE(deserialise(bad_status).has_value());
+  for (std::size_t cut = 0; cut < good.size(); ++cut) CHECK_FALSE(deserialise(good.substr(0, cut)).has_value());
+}

@@ -345,6 +345,7 @@ struct fake_webex::impl {
   std::uint64_t paging_counter_ = 0;
   std::vector<recorded_request> requests_;
   std::function<std::optional<scripted_response>(const recorded_request&)> interceptor_;
+  std::chrono::milliseconds response_delay_{0};
 
   field_list call_park_fields_;
   field_list paging_group_fields_;
@@ -522,7 +523,9 @@ struct fake_webex::impl {
       }
     }
     std::lock_guard lock(mutex_);
-    return handle(r);
+    auto answer = handle(r);
+    answer.delay = response_delay_;
+    return answer;
   }
 
   http::response<http::string_body> build_response(const http::request<http::string_body>& req,
@@ -841,6 +844,11 @@ void fake_webex::close_connections() {
     done.set_value();
   });
   done.get_future().wait();
+}
+
+void fake_webex::set_response_delay(std::chrono::milliseconds d) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->response_delay_ = d;
 }
 
 void fake_webex::set_interceptor(std::function<std::optional<scripted_response>(const recorded_request&)> f) {

@@ -106,6 +106,8 @@ class fake_webex {
   // Called for every request before normal handling; returning a response overrides it.
   // Pass an empty function to remove it.
   void set_interceptor(std::function<std::optional<scripted_response>(const recorded_request&)>);
+  // Delays every normally handled answer (not interceptor ones) by `d`, without blocking others.
+  void set_response_delay(std::chrono::milliseconds d);
 
  private:
   struct impl;

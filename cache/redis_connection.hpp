@@ -1,0 +1,122 @@
+// One long-lived connection to Redis over hiredis 0.14's async API, driven by Asio. It keeps
+// itself healthy: connects, re-connects after a wait with backoff and jitter, authenticates and
+// selects the database each time; callers just issue commands.
+//
+// Every command completes exactly once: with the reply, or with an error — `not_connected` at
+// once while the connection is down, `timeout` after the command timeout (hiredis 0.14 has no
+// timeouts of its own), `queue_full` when too many commands are in flight, `closed` when the
+// connection is stopped. A Redis error reply is a reply of type `error`, not an error code; a
+// nil reply is a reply of type `nil` (a miss is not an error).
+//
+// Thread-safety: all hiredis calls run on the connection's strand. command() may be called from
+// any thread or coroutine; the completion runs on the caller's executor.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "net/net.hpp"
+
+namespace wcp::cache {
+
+enum class redis_errc {
+  not_connected = 1,  // down or (re)connecting; nothing was sent
+  timeout,            // no reply within the command timeout
+  queue_full,         // too many commands in flight
+  closed,             // the connection was stopped
+  protocol,           // hiredis reported a protocol or I/O error
+};
+const std::error_category& redis_category() noexcept;
+std::error_code make_error_code(redis_errc e) noexcept;
+
+struct redis_options {
+  std::string host = "127.0.0.1";  // TCP host (name or address)
+  std::uint16_t port = 6379;
+  std::string unix_path;           // set: connect to this Unix socket instead of host:port
+  std::string password;            // set: AUTH after every connect
+  std::string username;            // set (with password): AUTH username password (Redis 6 ACL)
+  int db = 0;                      // SELECT after every connect when not 0
+  std::chrono::milliseconds command_timeout{50};   // longest a caller waits for a reply
+  std::chrono::milliseconds connect_timeout{1000}; // TCP/Unix connect + AUTH + SELECT
+  std::chrono::milliseconds reconnect_min{100};    // first wait after a failure
+  std::chrono::milliseconds reconnect_max{5000};   // the wait doubles up to this, with jitter
+  std::size_t max_in_flight = 10000;               // more commands than this fail with queue_full
+};
+
+// redis://[[user]:password@]host[:port][/db] (IPv6 hosts in brackets, db 0..15) or
+// unix:///path/to/socket[?db=N]. Userinfo may be percent-encoded. nullopt when malformed.
+std::optional<redis_options> parse_redis_url(std::string_view url);
+
+// A reply, copied out of hiredis's reply tree.
+struct redis_reply {
+  enum class kind { nil, string, status, error, integer, array };
+  kind type = kind::nil;
+  std::string str;  // string, status, error
+  long long integer = 0;
+  std::vector<redis_reply> elements;  // array
+};
+
+struct redis_result {
+  std::error_code ec;
+  redis_reply reply;
+};
+
+// Counters for metrics and /readyz.
+struct redis_stats {
+  std::atomic<std::uint64_t> errors{0};      // commands that failed (any redis_errc, or error reply)
+  std::atomic<std::uint64_t> timeouts{0};    // of which timeouts
+  std::atomic<std::uint64_t> reconnects{0};  // successful connects after the first
+  std::atomic<bool> up{false};               // connected and ready for commands
+};
+
+class redis_connection : public std::enable_shared_from_this<redis_connection> {
+ public:
+  // The connection lives on a strand of `ex`'s execution context.
+  static std::shared_ptr<redis_connection> create(net::any_io_executor ex, redis_options options);
+  ~redis_connection();
+  redis_connection(const redis_connection&) = delete;
+  redis_connection& operator=(const redis_connection&) = delete;
+
+  // Begins connecting (asynchronously); reconnects by itself until stop().
+  void start();
+  // Fails every pending command with `closed`, disconnects, and stops reconnecting.
+  void stop();
+
+  // One command in argv form (binary-safe arguments).
+  net::awaitable<redis_result> command(std::vector<std::string> args);
+  // Callback form; `done` runs on the connection's strand.
+  void async_command(std::vector<std::string> args, std::function<void(redis_result)> done);
+
+  // Subscriber mode: after every (re)connect, SUBSCRIBE to `channels`, call on_subscribed()
+  // once the subscription is confirmed (a consumer may have missed messages while down), then
+  // on_message(channel, payload) for each message. Commands may not be used on a subscriber.
+  // REQUIRES: called before start().
+  void subscribe(std::vector<std::string> channels,
+                 std::function<void(std::string_view channel, std::string_view payload)> on_message,
+                 std::function<void()> on_subscribed);
+
+  const redis_stats& stats() const noexcept;
+  bool up() const noexcept;
+
+ private:
+  redis_connection(net::any_io_executor ex, redis_options options);
+  struct impl;
+  std::unique_ptr<impl> impl_;
+  friend struct impl;
+};
+
+}  // namespace wcp::cache
+
+template <>
+struct std::is_error_code_enum<wcp::cache::redis_errc> : std::true_type {};

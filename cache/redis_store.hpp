@@ -1,0 +1,88 @@
+// Redis as the shared store: entries, fill generations and grants that several proxy instances
+// share. Every key has a Redis TTL and carries a versioned prefix, e.g. with prefix "wcp":
+//
+//   wcp:v1:entry:callParks/<location>/<id>   hash, field "@" + org form → serialised entry
+//   wcp:v1:gen:callParks/<location>/<id>     integer, bumped by every invalidation of the resource
+//   wcp:v1:locgen:<location>                 integer, bumped by every purge of the location
+//   wcp:v1:grant:<sha256 of token, hex>      hash, field "<org form>|<location>" → expiry (ms)
+//
+// Nothing token-bearing is stored: grants are keyed by the token's SHA-256 fingerprint.
+// A fill stores only if neither generation moved since its ticket was taken (checked atomically
+// by a Lua script), so a fill that began before an invalidation on any instance is dropped.
+//
+// When Redis fails or is slow, operations complete within the connection's command timeout as a
+// miss, a dropped insert or a failed invalidation; the caller decides what that means.
+//
+// Thread-safety: may be used from any thread; all I/O goes through the redis_connection.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cache/grants.hpp"
+#include "cache/redis_connection.hpp"
+#include "cache/store.hpp"
+
+namespace wcp::cache {
+
+enum class shared_write { done, fenced, failed };
+
+class redis_store final : public store {
+ public:
+  redis_store(std::shared_ptr<redis_connection> conn, std::string prefix);
+
+  net::awaitable<entry_ptr> lookup(const variant_key& key) override;
+  net::awaitable<fill_ticket> begin_fill(const resource_key& key) override;
+  net::awaitable<bool> insert(const variant_key& key, entry_ptr e, fill_ticket ticket,
+                              std::chrono::milliseconds keep_for) override;
+  net::awaitable<void> invalidate(const resource_key& key) override;
+  net::awaitable<void> invalidate_location(std::string_view location) override;
+
+  // The same operations, saying whether Redis did them.
+  net::awaitable<shared_write> store_entry(const variant_key& key, const entry& e,
+                                           fill_ticket ticket, std::chrono::milliseconds keep_for);
+  net::awaitable<bool> drop_resource(const resource_key& key);
+  net::awaitable<bool> drop_location(std::string_view location);
+  // Drops every entry and grant under this prefix (after invalidations were lost while Redis
+  // was away).
+  net::awaitable<bool> drop_all();
+
+  std::string entry_key(const resource_key& key) const;
+  std::string generation_key(const resource_key& key) const;
+  std::string location_generation_key(std::string_view location) const;
+
+  std::uint64_t corrupt_entries() const noexcept { return corrupt_.load(); }
+  redis_connection& connection() noexcept { return *conn_; }
+
+ private:
+  std::shared_ptr<redis_connection> conn_;
+  std::string prefix_;  // "<prefix>:v1:"
+  std::atomic<std::uint64_t> corrupt_{0};
+};
+
+class redis_grants final : public grant_store {
+ public:
+  redis_grants(std::shared_ptr<redis_connection> conn, std::string prefix);
+
+  net::awaitable<bool> holds(const token_fingerprint& token, const grant_scope& scope) override;
+  net::awaitable<void> learn(const token_fingerprint& token, const grant_scope& scope,
+                             std::chrono::milliseconds ttl) override;
+  net::awaitable<void> drop_scope(const token_fingerprint& token, const grant_scope& scope) override;
+  net::awaitable<void> drop_token(const token_fingerprint& token) override;
+
+  // When the grant ends, if Redis holds one; nullopt when it does not or cannot say.
+  net::awaitable<std::optional<wall_clock::time_point>> expiry(const token_fingerprint& token,
+                                                               const grant_scope& scope);
+  net::awaitable<bool> remove_scope(const token_fingerprint& token, const grant_scope& scope);
+  net::awaitable<bool> remove_token(const token_fingerprint& token);
+
+  std::string grant_key(const token_fingerprint& token) const;
+
+ private:
+  std::shared_ptr<redis_connection> conn_;
+  std::string prefix_;
+};
+
+}  // namespace wcp::cache

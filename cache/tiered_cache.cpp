@@ -1,0 +1,250 @@
+#include "cache/tiered_cache.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace wcp::cache {
+
+using std::chrono::milliseconds;
+
+tiered_cache::tiered_cache(net::any_io_executor ex, std::unique_ptr<memory_store> l1,
+                           redis_store& l2, redis_grants& l2_grants, redis_backoff& l2_backoff,
+                           invalidation_bus& bus, std::size_t max_pending)
+    : ex_(std::move(ex)),
+      l1_(std::move(l1)),
+      l2_(l2),
+      l2_grants_(l2_grants),
+      l2_backoff_(l2_backoff),
+      bus_(bus),
+      max_pending_(max_pending) {}
+
+void tiered_cache::attach() {
+  bus_.on_remote([this](const invalidation& m) { apply_remote(m); });
+  bus_.on_resubscribed([this] { net::co_spawn(ex_, resync(), net::detached); });
+  net::co_spawn(ex_, retry_pending(), net::detached);
+}
+
+net::awaitable<void> tiered_cache::retry_pending() {
+  // Redis may come back without the subscription noticing (a pause, a slow spell): try the
+  // remembered invalidations again now and then.
+  net::steady_timer timer(ex_);
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(500));
+    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    if (ec) co_return;
+    if (pending() > 0 || overflowed()) co_await replay_pending();
+  }
+}
+
+bool tiered_cache::overflowed() const {
+  std::lock_guard lock(pending_mu_);
+  return overflowed_;
+}
+
+std::size_t tiered_cache::pending() const {
+  std::lock_guard lock(pending_mu_);
+  return pending_.size();
+}
+
+net::awaitable<entry_ptr> tiered_cache::lookup(const variant_key& key) {
+  fill_ticket local;
+  if (l1_) {
+    if (auto e = l1_->find(key)) {
+      stats_.l1_hits.fetch_add(1, std::memory_order_relaxed);
+      co_return e;
+    }
+    // Taken before asking Redis: an invalidation arriving meanwhile keeps the copy out of L1.
+    local = l1_->ticket(key.resource);
+  }
+  auto e = co_await l2_.lookup(key);
+  if (e) {
+    stats_.l2_hits.fetch_add(1, std::memory_order_relaxed);
+    if (l1_) {
+      auto keep = std::chrono::duration_cast<milliseconds>(e->expires_at - e->stored_at);
+      l1_->put(key, e, local, keep);
+    }
+  }
+  co_return e;
+}
+
+net::awaitable<fill_ticket> tiered_cache::begin_fill(const resource_key& key) {
+  fill_ticket t;
+  if (l1_) t.generation = l1_->ticket(key).generation;
+  t.shared = (co_await l2_.begin_fill(key)).shared;
+  co_return t;
+}
+
+net::awaitable<bool> tiered_cache::insert(const variant_key& key, entry_ptr e, fill_ticket ticket,
+                                          milliseconds keep_for) {
+  const auto shared = co_await l2_.store_entry(key, *e, ticket, keep_for);
+  // Fenced: another instance invalidated the resource since the fill began.
+  if (shared == shared_write::fenced) co_return false;
+  // Redis down: L1 still serves this instance.
+  const bool local = l1_ && l1_->put(key, std::move(e), ticket, keep_for);
+  co_return shared == shared_write::done || local;
+}
+
+net::awaitable<bool> tiered_cache::propagate(const invalidation& m) {
+  bool ok = true;
+  switch (m.what) {
+    case invalidation::kind::resource: ok = co_await l2_.drop_resource(m.resource); break;
+    case invalidation::kind::location: ok = co_await l2_.drop_location(m.location); break;
+    case invalidation::kind::token:
+      if (auto fp = fingerprint_from_hex(m.token_hex)) ok = co_await l2_grants_.remove_token(*fp);
+      break;
+    case invalidation::kind::scope:
+      if (auto fp = fingerprint_from_hex(m.token_hex))
+        ok = co_await l2_grants_.remove_scope(*fp, m.scope);
+      break;
+    case invalidation::kind::everything: ok = co_await l2_.drop_all(); break;
+    case invalidation::kind::block: break;  // written to Redis by block()
+  }
+  const bool published = co_await bus_.publish(m);
+  co_return ok && published;
+}
+
+void tiered_cache::remember(invalidation m) {
+  std::lock_guard lock(pending_mu_);
+  if (pending_.size() >= max_pending_) {
+    overflowed_ = true;
+    pending_.clear();
+    return;
+  }
+  pending_.push_back(std::move(m));
+}
+
+net::awaitable<void> tiered_cache::invalidate(const resource_key& key) {
+  if (l1_) l1_->erase(key);
+  invalidation m;
+  m.what = invalidation::kind::resource;
+  m.resource = key;
+  if (!co_await propagate(m)) remember(std::move(m));
+}
+
+net::awaitable<void> tiered_cache::invalidate_location(std::string_view location) {
+  if (l1_) l1_->erase_location(location);
+  invalidation m;
+  m.what = invalidation::kind::location;
+  m.location = std::string(normalise_id(location));
+  if (!co_await propagate(m)) remember(std::move(m));
+}
+
+net::awaitable<bool> tiered_cache::holds(const token_fingerprint& token, const grant_scope& scope) {
+  if (l1_grants_.holds_now(token, scope)) co_return true;
+  auto until = co_await l2_grants_.expiry(token, scope);
+  if (!until) co_return false;
+  // Learned by another instance: keep a local copy for as long as it lasts.
+  auto left = std::chrono::duration_cast<milliseconds>(*until - wall_clock::now());
+  l1_grants_.learn_now(token, scope, left);
+  co_return true;
+}
+
+net::awaitable<void> tiered_cache::learn(const token_fingerprint& token, const grant_scope& scope,
+                                         milliseconds ttl) {
+  l1_grants_.learn_now(token, scope, ttl);
+  co_await l2_grants_.learn(token, scope, ttl);
+}
+
+net::awaitable<void> tiered_cache::drop_scope(const token_fingerprint& token,
+                                              const grant_scope& scope) {
+  l1_grants_.drop_scope_now(token, scope);
+  invalidation m;
+  m.what = invalidation::kind::scope;
+  m.token_hex = token.hex();
+  m.scope = scope;
+  if (!co_await propagate(m)) remember(std::move(m));
+}
+
+net::awaitable<void> tiered_cache::drop_token(const token_fingerprint& token) {
+  l1_grants_.drop_token_now(token);
+  invalidation m;
+  m.what = invalidation::kind::token;
+  m.token_hex = token.hex();
+  if (!co_await propagate(m)) remember(std::move(m));
+}
+
+net::awaitable<std::optional<backoff_block>> tiered_cache::blocked_until(
+    const std::string& token, const std::string& resource) {
+  if (auto local = l1_backoff_.until_now(token, resource)) co_return local;
+  // Another instance may have been told to wait before this one heard of it.
+  auto shared = co_await l2_backoff_.blocked_until(token, resource);
+  co_return shared;
+}
+
+net::awaitable<void> tiered_cache::block(backoff_kind kind, const std::string& id,
+                                         time_point until) {
+  l1_backoff_.block_now(kind, id, until);
+  co_await l2_backoff_.block(kind, id, until);
+  invalidation m;
+  m.what = invalidation::kind::block;
+  m.blocked = kind;
+  m.token_hex = id;
+  m.until_ms = std::chrono::duration_cast<milliseconds>(until.time_since_epoch()).count();
+  co_await bus_.publish(std::move(m));
+}
+
+void tiered_cache::apply_remote(const invalidation& m) {
+  stats_.remote_invalidations.fetch_add(1, std::memory_order_relaxed);
+  switch (m.what) {
+    case invalidation::kind::resource:
+      if (l1_) l1_->erase(m.resource);
+      break;
+    case invalidation::kind::location:
+      if (l1_) l1_->erase_location(m.location);
+      break;
+    case invalidation::kind::token:
+      if (auto fp = fingerprint_from_hex(m.token_hex)) l1_grants_.drop_token_now(*fp);
+      break;
+    case invalidation::kind::scope:
+      if (auto fp = fingerprint_from_hex(m.token_hex)) l1_grants_.drop_scope_now(*fp, m.scope);
+      break;
+    case invalidation::kind::everything:
+      if (l1_) l1_->clear();
+      l1_grants_.clear();
+      break;
+    case invalidation::kind::block:
+      l1_backoff_.block_now(m.blocked, m.token_hex,
+                            wall_clock::time_point(std::chrono::milliseconds(m.until_ms)));
+      break;
+  }
+}
+
+net::awaitable<void> tiered_cache::resync() {
+  stats_.resyncs.fetch_add(1, std::memory_order_relaxed);
+  if (l1_) l1_->clear();
+  l1_grants_.clear();
+  co_await replay_pending();
+}
+
+net::awaitable<void> tiered_cache::replay_pending() {
+  if (replaying_.exchange(true)) co_return;
+  std::deque<invalidation> work;
+  bool overflowed = false;
+  {
+    std::lock_guard lock(pending_mu_);
+    work.swap(pending_);
+    overflowed = overflowed_;
+    overflowed_ = false;
+  }
+  if (overflowed) {
+    invalidation all;
+    all.what = invalidation::kind::everything;
+    work.clear();
+    work.push_back(std::move(all));
+  }
+  while (!work.empty()) {
+    if (!co_await propagate(work.front())) {
+      // Redis went away again: keep the rest for the next try.
+      for (auto& m : work) remember(std::move(m));
+      break;
+    }
+    stats_.replayed.fetch_add(1, std::memory_order_relaxed);
+    work.pop_front();
+  }
+  replaying_ = false;
+}
+
+}  // namespace wcp::cache

@@ -1,0 +1,73 @@
+#include "proxy/coalescer.hpp"
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace wcp::proxy {
+
+coalescer::ticket coalescer::join(const std::string& key, const cache::token_fingerprint& token,
+                                  bool granted) {
+  std::lock_guard lock(mu_);
+  auto& list = flights_[key];
+  for (auto& f : list)
+    if (granted || f->leader_ == token) return {f, false};
+  auto f = std::make_shared<flight>();
+  f->leader_ = token;
+  list.push_back(f);
+  return {f, true};
+}
+
+void coalescer::finish(const std::string& key, const std::shared_ptr<flight>& f, shared_result r) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = flights_.find(key);
+    if (it != flights_.end()) {
+      std::erase(it->second, f);
+      if (it->second.empty()) flights_.erase(it);
+    }
+  }
+  std::vector<std::function<void(shared_result)>> waiters;
+  {
+    std::lock_guard lock(f->mu_);
+    f->done_ = true;
+    f->result_ = r;
+    waiters.swap(f->waiters_);
+  }
+  for (auto& w : waiters) w(r);
+}
+
+net::awaitable<shared_result> coalescer::wait(std::shared_ptr<flight> f) {
+  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(shared_result)>(
+      [f](auto handler) {
+        using handler_t = decltype(handler);
+        auto h = std::make_shared<handler_t>(std::move(handler));
+        // Keep the waiter's io_context running while it waits on another thread's leader.
+        auto ex = net::prefer(net::get_associated_executor(*h),
+                              net::execution::outstanding_work.tracked);
+        auto deliver = [h, ex](shared_result r) {
+          net::post(ex, [h, r = std::move(r)]() mutable { std::move (*h)(std::move(r)); });
+        };
+        std::unique_lock lock(f->mu_);
+        if (f->done_) {
+          auto r = f->result_;
+          lock.unlock();
+          deliver(std::move(r));
+          return;
+        }
+        f->waiters_.push_back(std::move(deliver));
+      },
+      net::use_awaitable);
+}
+
+std::size_t coalescer::in_flight() const {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (const auto& [k, v] : flights_) n += v.size();
+  return n;
+}
+
+}  // namespace wcp::proxy

@@ -1,0 +1,82 @@
+// Request coalescing: concurrent misses for one resource variant become one upstream request
+// (the leader's); the others (waiters) get its answer. A caller joins a flight only if it may
+// share the answer: it sent the same token (fingerprint), or it holds a grant for the
+// resource's org form and location. The leader's outcome — answer or failure — is delivered to
+// every waiter exactly once; a waiter that goes away cancels nobody.
+//
+// Thread-safety: join/finish may be called from any thread; a waiter resumes on its own
+// executor.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "cache/fingerprint.hpp"
+#include "net/net.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace wcp::proxy {
+
+using shared_result = std::shared_ptr<const upstream_result>;
+
+class coalescer {
+ public:
+  class flight {
+   public:
+    const cache::token_fingerprint& leader() const noexcept { return leader_; }
+
+   private:
+    friend class coalescer;
+    cache::token_fingerprint leader_;
+    std::mutex mu_;
+    bool done_ = false;
+    shared_result result_;
+    std::vector<std::function<void(shared_result)>> waiters_;
+  };
+
+  struct ticket {
+    std::shared_ptr<flight> f;
+    bool leader = false;
+  };
+
+  // Joins a running flight for `key` this caller may share, or starts one (then it leads).
+  ticket join(const std::string& key, const cache::token_fingerprint& token, bool granted);
+
+  // The leader's outcome (nullptr: the leader gave up; waiters then fetch for themselves).
+  // REQUIRES: called once, by the leader.
+  void finish(const std::string& key, const std::shared_ptr<flight>& f, shared_result r);
+
+  // Waits for the leader's outcome.
+  net::awaitable<shared_result> wait(std::shared_ptr<flight> f);
+
+  std::size_t in_flight() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<flight>>> flights_;
+};
+
+// Finishes a leader's flight when it goes out of scope, with whatever was set (or nullptr).
+class flight_guard {
+ public:
+  flight_guard(coalescer& c, std::string key, std::shared_ptr<coalescer::flight> f)
+      : c_(c), key_(std::move(key)), f_(std::move(f)) {}
+  ~flight_guard() { c_.finish(key_, f_, std::move(result_)); }
+  flight_guard(const flight_guard&) = delete;
+  flight_guard& operator=(const flight_guard&) = delete;
+  void set(shared_result r) { result_ = std::move(r); }
+
+ private:
+  coalescer& c_;
+  std::string key_;
+  std::shared_ptr<coalescer::flight> f_;
+  shared_result result_;
+};
+
+}  // namespace wcp::proxy

@@ -1,0 +1,205 @@
+// End-to-end: Webex's rate limits (429/423 + Retry-After) through the real binary, against a fake
+// upstream scripted to refuse.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "fake_webex/demo_world.hpp"
+#include "fake_webex/fake_webex.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+
+using namespace wcp;
+using test::header_list;
+using test::http_request;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using std::chrono::steady_clock;
+
+namespace {
+
+header_list bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+struct stack {
+  explicit stack(std::vector<std::string> args = {}) : world(fake::populate_demo_world(fake)) {
+    args.insert(args.begin(), {"--upstream", fake.base_url()});
+    proxy = test::start_proxy(std::move(args));
+  }
+  test::http_response get(const std::string& target, const std::string& token) {
+    return http_request(proxy.port, "GET", target, bearer(token));
+  }
+  double metric(const std::string& series) {
+    auto res = http_request(proxy.admin_port, "GET", "/metrics");
+    std::istringstream in(res.body);
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+    return -1;
+  }
+  fake::fake_webex fake;
+  fake::demo_world world;
+  test::proxy_process proxy;
+};
+
+fake::scripted_response refusal(unsigned status, std::string retry_after) {
+  fake::scripted_response r;
+  r.status = status;
+  if (!retry_after.empty()) r.headers = {{"Retry-After", std::move(retry_after)}};
+  r.body = R"({"message":"slow down","errors":[{"description":"slow down"}],"trackingId":"x"})";
+  return r;
+}
+
+// Refuses the first `n` requests that match, then lets everything through.
+auto refuse_first(std::size_t n, unsigned status, std::string retry_after,
+                  std::string path_part = "") {
+  auto left = std::make_shared<std::atomic<std::size_t>>(n);
+  return [=](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+    if (!path_part.empty() && r.path.find(path_part) == std::string::npos) return std::nullopt;
+    std::size_t cur = left->load();
+    while (cur > 0 && !left->compare_exchange_weak(cur, cur - 1)) {}
+    if (cur == 0) return std::nullopt;
+    return refusal(status, retry_after);
+  };
+}
+
+std::string park_a1(const fake::demo_world& w) { return fake::call_park_path(w.loc_a1, w.park_a1); }
+std::string park_a2(const fake::demo_world& w) { return fake::call_park_path(w.loc_a2, w.park_a2); }
+
+}  // namespace
+
+TEST_CASE("a 429 with Retry-After 1 is waited out: 200 after a second with two upstream requests") {
+  stack s;
+  s.fake.set_interceptor(refuse_first(1, 429, "1"));
+  const auto start = steady_clock::now();
+  auto res = s.get(park_a1(s.world), s.world.token_admin_a);
+  const auto took = steady_clock::now() - start;
+  CHECK(res.status == 200);
+  CHECK(took >= milliseconds(1000));
+  CHECK(s.fake.count("GET", "/callParks/") == 2);
+  CHECK(s.metric(R"(webex_cache_proxy_backoffs_total{reason="429"})") == 1);
+  CHECK(s.metric("webex_cache_proxy_retries_total") == 1);
+}
+
+TEST_CASE("with no retry wait allowed a 429 is passed on and the token is blocked for the window") {
+  stack s({"--max-retry-wait", "0"});
+  s.fake.set_interceptor(refuse_first(1, 429, "3"));
+  auto res = s.get(park_a1(s.world), s.world.token_admin_a);
+  CHECK(res.status == 429);
+  const int retry_after = std::stoi(res.header("Retry-After"));
+  CHECK(retry_after >= 1);
+  CHECK(retry_after <= 3);
+  CHECK(res.body.find("\"trackingId\"") != std::string::npos);
+  REQUIRE(s.fake.requests().size() == 1);
+
+  // Other resources and routes with that token: refused here, nothing sent upstream.
+  for (const auto& p : {park_a2(s.world), fake::paging_path(s.world.loc_a1, s.world.paging_a1),
+                        std::string("/v1/people/me")}) {
+    auto blocked = s.get(p, s.world.token_admin_a);
+    CHECK(blocked.status == 429);
+    CHECK_FALSE(blocked.header("Retry-After").empty());
+  }
+  CHECK(s.fake.requests().size() == 1);
+  // Another token is not blocked.
+  CHECK(s.get(park_a1(s.world), s.world.token_loc_admin_a1).status == 200);
+  CHECK(s.metric(R"(webex_cache_proxy_rate_limited_total{reason="429"})") == 4);
+}
+
+TEST_CASE("a non-idempotent request is never retried") {
+  stack s;
+  s.fake.set_interceptor(refuse_first(1, 429, "1"));
+  auto res = http_request(s.proxy.port, "POST", "/v1/telephony/config/locations/" + s.world.loc_a1 + "/callParks",
+                          bearer(s.world.token_admin_a), R"({"name":"New Park"})");
+  CHECK(res.status == 429);
+  CHECK(s.fake.count("POST", "") == 1);
+}
+
+TEST_CASE("a stale entry answers during a block without waiting") {
+  stack s({"--cache-ttl", "0"});
+  REQUIRE(s.get(park_a1(s.world), s.world.token_admin_a).status == 200);
+  s.fake.set_interceptor(refuse_first(100, 429, "30"));
+  const auto start = steady_clock::now();
+  auto stale = s.get(park_a1(s.world), s.world.token_admin_a);
+  CHECK(stale.status == 200);
+  CHECK(stale.header("X-Cache") == "STALE");
+  CHECK(steady_clock::now() - start < seconds(5));
+  const auto sent = s.fake.requests().size();
+  auto again = s.get(park_a1(s.world), s.world.token_admin_a);
+  CHECK(again.header("X-Cache") == "STALE");
+  CHECK(s.fake.requests().size() == sent);  // blocked: not even asked
+}
+
+TEST_CASE("a 423 on one resource does not block the others") {
+  stack s({"--max-retry-wait", "0"});
+  s.fake.set_interceptor(refuse_first(1, 423, "5", s.world.park_a1));
+  auto locked = s.get(park_a1(s.world), s.world.token_admin_a);
+  CHECK(locked.status == 423);
+  CHECK_FALSE(locked.header("Retry-After").empty());
+  CHECK(s.get(park_a2(s.world), s.world.token_admin_a).status == 200);
+  // The locked one stays locked for every token, without asking upstream.
+  const auto sent = s.fake.requests().size();
+  CHECK(s.get(park_a1(s.world), s.world.token_loc_admin_a1).status == 423);
+  CHECK(s.fake.requests().size() == sent);
+}
+
+TEST_CASE("quirky Retry-After values never cause more than a few upstream requests") {
+  for (const std::string value : {"rand(30),add(30)", "0", "", "-1", "1.5", "Thu, 01 Jan 1970 00:00:00 GMT"}) {
+    CAPTURE(value);
+    stack s({"--default-backoff", "1s", "--max-retry-wait", "1s"});
+    s.fake.set_interceptor(refuse_first(1000, 429, value));
+    const auto start = steady_clock::now();
+    auto res = s.get(park_a1(s.world), s.world.token_admin_a);
+    CHECK(res.status == 429);
+    CHECK(s.fake.requests().size() <= 3);
+    CHECK(steady_clock::now() - start < seconds(5));
+  }
+}
+
+TEST_CASE("concurrent identical misses become one upstream request") {
+  stack s;
+  s.fake.set_response_delay(milliseconds(300));
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  std::mutex mu;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 40; ++i)
+    clients.emplace_back([&] {
+      auto res = s.get(park_a1(s.world), s.world.token_admin_a);
+      if (res.status == 200) ++ok;
+      std::lock_guard lock(mu);
+      bodies.push_back(res.body);
+    });
+  for (auto& c : clients) c.join();
+  CHECK(ok == 40);
+  CHECK(s.fake.count("GET", "/callParks/") == 1);
+  for (const auto& b : bodies) CHECK(b == bodies.front());
+  CHECK(s.metric("webex_cache_proxy_coalesced_requests_total") == 39);
+}
+
+TEST_CASE("misses of different tokens without grants are not coalesced") {
+  stack s;
+  s.fake.set_response_delay(milliseconds(300));
+  std::atomic<unsigned> a{0}, b{0};
+  std::thread ta([&] { a = s.get(park_a1(s.world), s.world.token_admin_a).status; });
+  std::thread tb([&] { b = s.get(park_a1(s.world), s.world.token_admin_b).status; });
+  ta.join();
+  tb.join();
+  CHECK(a == 200);
+  CHECK(b == 404);  // org B's token gets its own answer, never org A's body
+  CHECK(s.fake.count("GET", "/callParks/") == 2);
+}
+
+TEST_CASE("a burst of 1000 requests with one token during a 429 window sends one upstream request") {
+  stack s({"--max-retry-wait", "0"});
+  s.fake.set_interceptor(refuse_first(1000000, 429, "30"));
+  test::http_connection c(s.proxy.port);
+  int refused = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const auto& p = i % 2 ? park_a1(s.world) : fake::paging_path(s.world.loc_a1, s.world.paging_a1);
+    if (c.request("GET", p, bearer(s.world.token_admin_a)).status == 429) ++refused;
+  }
+  CHECK(refused == 1000);
+  CHECK(s.fake.requests().size() == 1);
+}

@@ -1,0 +1,236 @@
+// End-to-end with Redis: two real proxy instances sharing one real redis-server, in front of
+// one fake Webex API.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <sstream>
+#include <thread>
+
+#include "fake_webex/demo_world.hpp"
+#include "fake_webex/fake_webex.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/redis_server.hpp"
+
+using namespace wcp;
+using test::header_list;
+using test::http_request;
+
+namespace {
+
+header_list bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+double metric(std::uint16_t admin_port, const std::string& series) {
+  auto res = http_request(admin_port, "GET", "/metrics");
+  std::istringstream in(res.body);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  return -1;
+}
+
+// Waits (bounded) until `pred` holds; the tests wait on conditions, never on the clock alone.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+struct cluster {
+  explicit cluster(std::vector<std::string> extra = {}) : world(fake::populate_demo_world(fake)) {
+    std::vector<std::string> args{"--upstream", fake.base_url(), "--redis", redis.url(),
+                                  "--log-level", "debug"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    a = test::start_proxy(args);
+    b = test::start_proxy(args);
+    for (auto* p : {&a, &b})
+      REQUIRE(eventually([&] {
+        return metric(p->admin_port, "webex_cache_proxy_redis_up") == 1 &&
+               metric(p->admin_port, "webex_cache_proxy_redis_subscribed") == 1;
+      }));
+  }
+
+  test::http_response get(const test::proxy_process& p, const std::string& target,
+                          header_list h = {}) {
+    return http_request(p.port, "GET", target, std::move(h));
+  }
+
+  test::redis_server redis;
+  fake::fake_webex fake;
+  fake::demo_world world;
+  test::proxy_process a, b;
+};
+
+std::string park_path(const fake::demo_world& w) { return fake::call_park_path(w.loc_a1, w.park_a1); }
+
+}  // namespace
+
+TEST_CASE("an entry filled through one instance is a hit on the other") {
+  cluster c;
+  const auto path = park_path(c.world);
+  auto miss = c.get(c.a, path, bearer(c.world.token_admin_a));
+  CHECK(miss.header("X-Cache") == "MISS");
+  auto hit = c.get(c.b, path, bearer(c.world.token_admin_a));
+  CHECK(hit.status == 200);
+  CHECK(hit.header("X-Cache") == "HIT");
+  CHECK(hit.body == miss.body);
+  CHECK(c.fake.count("GET", "/callParks/") == 1);
+  CHECK(metric(c.b.admin_port, "webex_cache_proxy_l2_hits_total") == 1);
+}
+
+TEST_CASE("a grant learned by one instance is used by the other - and only for its scope") {
+  cluster c;
+  const auto path = park_path(c.world);
+  REQUIRE(c.get(c.a, path, bearer(c.world.token_loc_admin_a1)).status == 200);
+  CHECK(c.get(c.b, path, bearer(c.world.token_loc_admin_a1)).header("X-Cache") == "HIT");
+  CHECK(c.fake.count("GET", "/callParks/") == 1);
+  // Another token, never granted, still goes upstream through either instance.
+  auto foreign = c.get(c.b, path, bearer(c.world.token_admin_b));
+  CHECK(foreign.status == 404);
+  CHECK(foreign.body.find(fake::demo_park_a1_name) == std::string::npos);
+}
+
+TEST_CASE("a rename through one instance is a 404 through the other") {
+  cluster c;
+  const auto path = park_path(c.world);
+  const auto auth = bearer(c.world.token_admin_a);
+  REQUIRE(c.get(c.a, path, auth).status == 200);
+  REQUIRE(c.get(c.b, path, auth).header("X-Cache") == "HIT");  // now in B's L1 too
+
+  header_list put = auth;
+  put.emplace_back("Content-Type", "application/json");
+  REQUIRE(http_request(c.a.port, "PUT", path, put, R"({"name":"Renamed Park"})").status == 200);
+  // B drops its L1 copy when the invalidation message arrives (pub/sub: a moment, not a TTL).
+  REQUIRE(eventually([&] {
+    return metric(c.b.admin_port, "webex_cache_proxy_remote_invalidations_total") >= 1;
+  }));
+  auto old = c.get(c.b, path, auth);
+  CHECK(old.status == 404);
+  CHECK(old.header("X-Cache") == "MISS");
+}
+
+TEST_CASE("a grant dropped by a 401 on one instance is dropped on the other") {
+  cluster c;
+  const auto path = park_path(c.world);
+  const auto auth = bearer(c.world.token_admin_a);
+  REQUIRE(c.get(c.a, path, auth).status == 200);
+  REQUIRE(c.get(c.b, path, auth).header("X-Cache") == "HIT");
+  c.fake.set_interceptor([](const fake::recorded_request&) -> std::optional<fake::scripted_response> {
+    fake::scripted_response r;
+    r.status = 401;
+    r.body = R"({"message":"revoked","errors":[{"description":"revoked"}],"trackingId":"x"})";
+    return r;
+  });
+  REQUIRE(c.get(c.a, "/v1/people/me", auth).status == 401);
+  REQUIRE(eventually([&] {
+    return metric(c.b.admin_port, "webex_cache_proxy_remote_invalidations_total") >= 1;
+  }));
+  auto after = c.get(c.b, path, auth);
+  CHECK(after.status == 401);
+  CHECK(after.header("X-Cache") == "MISS");
+}
+
+TEST_CASE("Redis killed mid-run: requests are still answered - and Redis is used again once back") {
+  cluster c;
+  const auto path = park_path(c.world);
+  const auto auth = bearer(c.world.token_admin_a);
+  REQUIRE(c.get(c.a, path, auth).status == 200);
+  c.redis.kill();
+
+  for (int i = 0; i < 5; ++i) {
+    auto hit = c.get(c.a, path, auth);  // from A's L1
+    CHECK(hit.status == 200);
+    CHECK(hit.header("X-Cache") == "HIT");
+  }
+  const auto a2 = fake::call_park_path(c.world.loc_a2, c.world.park_a2);
+  auto miss = c.get(c.a, a2, auth);  // from upstream, Redis or not
+  CHECK(miss.status == 200);
+  CHECK(c.get(c.b, path, auth).status == 200);
+  auto ready = http_request(c.a.admin_port, "GET", "/readyz");
+  CHECK(ready.status == 200);
+  CHECK(ready.body.find("store: redis down") != std::string::npos);
+  CHECK(metric(c.a.admin_port, "webex_cache_proxy_redis_up") == 0);
+  CHECK(metric(c.a.admin_port, "webex_cache_proxy_redis_errors_total") > 0);
+  CHECK(metric(c.a.admin_port, R"(webex_cache_proxy_responses_total{code="5xx"})") == -1);
+
+  c.redis.restart();
+  REQUIRE(eventually([&] {
+    return metric(c.a.admin_port, "webex_cache_proxy_redis_up") == 1 &&
+           metric(c.b.admin_port, "webex_cache_proxy_redis_subscribed") == 1;
+  }));
+  CHECK(http_request(c.a.admin_port, "GET", "/readyz").body.find("store: redis up") != std::string::npos);
+  // The restarted Redis is empty: a fill through A lands there and B hits it.
+  const auto paging = fake::paging_path(c.world.loc_a1, c.world.paging_a1);
+  REQUIRE(c.get(c.a, paging, auth).header("X-Cache") == "MISS");
+  CHECK(c.get(c.b, paging, auth).header("X-Cache") == "HIT");
+}
+
+TEST_CASE("Redis paused: requests are answered within a bounded time") {
+  cluster c({"--redis-timeout", "50ms"});
+  const auto auth = bearer(c.world.token_admin_a);
+  c.redis.pause();
+  const auto start = std::chrono::steady_clock::now();
+  auto res = c.get(c.a, park_path(c.world), auth);
+  const auto took = std::chrono::steady_clock::now() - start;
+  c.redis.resume();
+  CHECK(res.status == 200);
+  CHECK(took < std::chrono::seconds(2));
+  CHECK(metric(c.a.admin_port, "webex_cache_proxy_redis_timeouts_total") > 0);
+}
+
+TEST_CASE("an invalidation made while Redis is down is replayed when it is back") {
+  cluster c;
+  const auto path = park_path(c.world);
+  const auto auth = bearer(c.world.token_admin_a);
+  REQUIRE(c.get(c.a, path, auth).status == 200);
+  REQUIRE(c.get(c.b, path, auth).header("X-Cache") == "HIT");
+  c.redis.pause();
+  header_list put = auth;
+  put.emplace_back("Content-Type", "application/json");
+  REQUIRE(http_request(c.a.port, "PUT", path, put, R"({"name":"Renamed Park"})").status == 200);
+  CHECK(metric(c.a.admin_port, "webex_cache_proxy_pending_invalidations") >= 1);
+  c.redis.resume();
+  // Neither Redis nor B may keep answering with the old call park.
+  REQUIRE(eventually([&] {
+    return metric(c.a.admin_port, "webex_cache_proxy_pending_invalidations") == 0;
+  }));
+  REQUIRE(eventually([&] {
+    return metric(c.b.admin_port, "webex_cache_proxy_remote_invalidations_total") >= 1 ||
+           metric(c.b.admin_port, "webex_cache_proxy_l1_resyncs_total") >= 2;
+  }));
+  CHECK(c.get(c.b, path, auth).status == 404);
+}
+
+TEST_CASE("no token is ever written to Redis - and every key has a TTL") {
+  cluster c;
+  const std::vector<std::string> tokens{c.world.token_admin_a, c.world.token_loc_admin_a1,
+                                        c.world.token_admin_b, c.world.token_partner};
+  for (const auto& t : tokens) {
+    c.get(c.a, park_path(c.world), bearer(t));
+    c.get(c.b, fake::paging_path(c.world.loc_a1, c.world.paging_a1), bearer(t));
+    c.get(c.a, park_path(c.world) + "?orgId=" + c.world.org_a, bearer(t));
+  }
+  const auto keys = c.redis.cli({"--scan"});
+  std::istringstream in(keys);
+  std::string key;
+  int n = 0;
+  while (std::getline(in, key)) {
+    if (key.empty()) continue;
+    ++n;
+    CAPTURE(key);
+    CHECK(key.rfind("wcp:v1:", 0) == 0);
+    CHECK(std::stoll(c.redis.cli({"PTTL", key})) > 0);
+    const auto type = c.redis.cli({"TYPE", key});
+    const auto value = type.find("hash") != std::string::npos ? c.redis.cli({"HGETALL", key})
+                                                               : c.redis.cli({"GET", key});
+    for (const auto& t : tokens) {
+      CHECK(key.find(t) == std::string::npos);
+      CHECK(value.find(t) == std::string::npos);
+    }
+  }
+  CHECK(n >= 4);
+}

@@ -1,0 +1,305 @@
+// One conformance suite, run against every storage backend: the in-process store, Redis alone,
+// and the tiered cache (L1 in front of Redis). Redis is a real redis-server on a free port.
+#include <doctest/doctest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <atomic>
+#include <future>
+
+#include "cache/invalidation_bus.hpp"
+#include "cache/memory_store.hpp"
+#include "cache/redis_connection.hpp"
+#include "cache/redis_store.hpp"
+#include "cache/tiered_cache.hpp"
+#include "support/redis_server.hpp"
+
+using namespace wcp::cache;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+// Runs one awaitable on `ioc` to completion (bounded), from the test thread.
+template <class T>
+T run(net::io_context& ioc, net::awaitable<T> a) {
+  auto fut = net::co_spawn(ioc, std::move(a), net::use_future);
+  ioc.restart();
+  while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    if (ioc.run_one_for(std::chrono::seconds(5)) == 0) break;
+  }
+  REQUIRE(fut.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  return fut.get();
+}
+
+void run(net::io_context& ioc, net::awaitable<void> a) {
+  auto fut = net::co_spawn(ioc, std::move(a), net::use_future);
+  ioc.restart();
+  while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    if (ioc.run_one_for(std::chrono::seconds(5)) == 0) break;
+  }
+  REQUIRE(fut.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  fut.get();
+}
+
+entry_ptr make_entry(std::string body, wall_clock::time_point at = wall_clock::now(),
+                     milliseconds keep = seconds(60)) {
+  auto e = std::make_shared<entry>();
+  e->status = 200;
+  e->content_type = "application/json;charset=UTF-8";
+  e->tracking_id = "ROUTER_42";
+  e->body = std::move(body);
+  // Whole milliseconds, as a shared store keeps them.
+  e->stored_at = std::chrono::time_point_cast<milliseconds>(at);
+  e->expires_at = e->stored_at + keep;
+  return e;
+}
+
+struct memory_backend {
+  net::io_context ioc;
+  memory_store s{1 << 20};
+  store& get() { return s; }
+};
+
+std::atomic<int> prefix_counter{0};
+
+struct redis_backend {
+  net::io_context ioc;
+  wcp::test::redis_server server;
+  std::shared_ptr<redis_connection> conn;
+  std::unique_ptr<redis_store> s;
+  redis_backend() {
+    auto opts = parse_redis_url(server.url());
+    REQUIRE(opts);
+    opts->command_timeout = milliseconds(500);
+    conn = redis_connection::create(ioc.get_executor(), *opts);
+    conn->start();
+    s = std::make_unique<redis_store>(conn, "conf" + std::to_string(prefix_counter++));
+    const auto deadline = std::chrono::steady_clock::now() + seconds(5);
+    while (!conn->up() && std::chrono::steady_clock::now() < deadline) ioc.run_for(milliseconds(10));
+    REQUIRE(conn->up());
+  }
+  ~redis_backend() {
+    conn->stop();
+    ioc.run_for(milliseconds(50));
+  }
+  store& get() { return *s; }
+};
+
+struct tiered_backend {
+  net::io_context ioc;
+  wcp::test::redis_server server;
+  std::shared_ptr<redis_connection> conn, sub;
+  std::unique_ptr<redis_store> l2;
+  std::unique_ptr<redis_grants> l2_grants;
+  std::unique_ptr<redis_backoff> l2_backoff;
+  std::unique_ptr<invalidation_bus> bus;
+  std::unique_ptr<tiered_cache> s;
+  tiered_backend() {
+    auto opts = parse_redis_url(server.url());
+    REQUIRE(opts);
+    opts->command_timeout = milliseconds(500);
+    conn = redis_connection::create(ioc.get_executor(), *opts);
+    sub = redis_connection::create(ioc.get_executor(), *opts);
+    const std::string prefix = "tier" + std::to_string(prefix_counter++);
+    l2 = std::make_unique<redis_store>(conn, prefix);
+    l2_grants = std::make_unique<redis_grants>(conn, prefix);
+    l2_backoff = std::make_unique<redis_backoff>(conn, prefix);
+    bus = std::make_unique<invalidation_bus>(conn, sub, prefix + ":v1:invalidations", "self");
+    s = std::make_unique<tiered_cache>(ioc.get_executor(), std::make_unique<memory_store>(1 << 20),
+                                       *l2, *l2_grants, *l2_backoff, *bus);
+    s->attach();
+    bus->start();
+    conn->start();
+    sub->start();
+    const auto deadline = std::chrono::steady_clock::now() + seconds(5);
+    while ((!conn->up() || !sub->up()) && std::chrono::steady_clock::now() < deadline)
+      ioc.run_for(milliseconds(10));
+    REQUIRE(conn->up());
+  }
+  ~tiered_backend() {
+    sub->stop();
+    conn->stop();
+    ioc.run_for(milliseconds(50));
+  }
+  store& get() { return *s; }
+};
+
+const resource_key park(resource_kind::call_park, "TE9DMQ==", "UEFSSzE=");
+const variant_key own{park, ""};
+const variant_key via_org{park, "T1JHQQ"};
+
+}  // namespace
+
+#define BACKENDS memory_backend, redis_backend, tiered_backend
+
+TEST_CASE_TEMPLATE("a lookup of nothing is a miss - not an error", B, BACKENDS) {
+  B b;
+  CHECK(run(b.ioc, b.get().lookup(own)) == nullptr);
+}
+
+TEST_CASE_TEMPLATE("an inserted entry comes back whole", B, BACKENDS) {
+  B b;
+  auto e = make_entry(std::string("{\"name\":\"caf\xc3\xa9\"}"));
+  auto t = run(b.ioc, b.get().begin_fill(park));
+  CHECK(run(b.ioc, b.get().insert(own, e, t, seconds(60))));
+  auto got = run(b.ioc, b.get().lookup(own));
+  REQUIRE(got);
+  CHECK(got->status == 200);
+  CHECK(got->body == e->body);
+  CHECK(got->content_type == e->content_type);
+  CHECK(got->tracking_id == e->tracking_id);
+  CHECK(got->stored_at == e->stored_at);
+}
+
+TEST_CASE_TEMPLATE("padded and unpadded IDs reach the same entry", B, BACKENDS) {
+  B b;
+  auto t = run(b.ioc, b.get().begin_fill(park));
+  run(b.ioc, b.get().insert(own, make_entry("{}"), t, seconds(60)));
+  variant_key bare{resource_key(resource_kind::call_park, "TE9DMQ", "UEFSSzE"), ""};
+  CHECK(run(b.ioc, b.get().lookup(bare)) != nullptr);
+}
+
+TEST_CASE_TEMPLATE("org variants are separate and one invalidation drops them all", B, BACKENDS) {
+  B b;
+  auto t = run(b.ioc, b.get().begin_fill(park));
+  run(b.ioc, b.get().insert(own, make_entry("{\"v\":1}"), t, seconds(60)));
+  run(b.ioc, b.get().insert(via_org, make_entry("{\"v\":2}"), t, seconds(60)));
+  CHECK(run(b.ioc, b.get().lookup(own))->body == "{\"v\":1}");
+  CHECK(run(b.ioc, b.get().lookup(via_org))->body == "{\"v\":2}");
+  run(b.ioc, b.get().invalidate(park));
+  CHECK(run(b.ioc, b.get().lookup(own)) == nullptr);
+  CHECK(run(b.ioc, b.get().lookup(via_org)) == nullptr);
+}
+
+TEST_CASE_TEMPLATE("a fill that began before an invalidation is not stored", B, BACKENDS) {
+  B b;
+  auto early = run(b.ioc, b.get().begin_fill(park));
+  run(b.ioc, b.get().invalidate(park));
+  CHECK_FALSE(run(b.ioc, b.get().insert(own, make_entry("{}"), early, seconds(60))));
+  CHECK(run(b.ioc, b.get().lookup(own)) == nullptr);
+  auto late = run(b.ioc, b.get().begin_fill(park));
+  CHECK(run(b.ioc, b.get().insert(own, make_entry("{}"), late, seconds(60))));
+  CHECK(run(b.ioc, b.get().lookup(own)) != nullptr);
+}
+
+TEST_CASE_TEMPLATE("invalidating another resource fences nothing here", B, BACKENDS) {
+  B b;
+  auto t = run(b.ioc, b.get().begin_fill(park));
+  run(b.ioc, b.get().invalidate(resource_key(resource_kind::paging_group, "TE9DMQ", "UEFSSzE")));
+  CHECK(run(b.ioc, b.get().insert(own, make_entry("{}"), t, seconds(60))));
+}
+
+TEST_CASE_TEMPLATE("entries past their keep time are not returned", B, BACKENDS) {
+  B b;
+  auto t = run(b.ioc, b.get().begin_fill(park));
+  auto old = make_entry("{}", wall_clock::now() - seconds(120), seconds(60));
+  run(b.ioc, b.get().insert(own, old, t, seconds(60)));
+  CHECK(run(b.ioc, b.get().lookup(own)) == nullptr);
+}
+
+TEST_CASE_TEMPLATE("a location purge drops that location only and fences its fills", B, BACKENDS) {
+  B b;
+  const resource_key other(resource_kind::paging_group, "T1RIRVI", "UEc");
+  auto t1 = run(b.ioc, b.get().begin_fill(park));
+  auto t2 = run(b.ioc, b.get().begin_fill(other));
+  run(b.ioc, b.get().insert(own, make_entry("{}"), t1, seconds(60)));
+  run(b.ioc, b.get().insert(variant_key{other, ""}, make_entry("{}"), t2, seconds(60)));
+  auto in_flight = run(b.ioc, b.get().begin_fill(park));
+  run(b.ioc, b.get().invalidate_location("TE9DMQ"));
+  CHECK(run(b.ioc, b.get().lookup(own)) == nullptr);
+  CHECK(run(b.ioc, b.get().lookup(variant_key{other, ""})) != nullptr);
+  CHECK_FALSE(run(b.ioc, b.get().insert(own, make_entry("{}"), in_flight, seconds(60))));
+}
+
+TEST_CASE("redis store: keys are versioned and readable and every key has a TTL") {
+  redis_backend b;
+  auto t = run(b.ioc, b.s->begin_fill(park));
+  run(b.ioc, b.s->insert(own, make_entry("{}"), t, seconds(60)));
+  run(b.ioc, b.s->invalidate(resource_key(resource_kind::call_park, "TE9DMQ", "T1RIRVI")));
+  const auto keys = b.server.cli({"--scan"});
+  CHECK(keys.find(":v1:entry:callParks/TE9DMQ/UEFSSzE") != std::string::npos);
+  CHECK(keys.find(":v1:gen:callParks/TE9DMQ/T1RIRVI") != std::string::npos);
+  std::istringstream in(keys);
+  std::string key;
+  int n = 0;
+  while (std::getline(in, key)) {
+    if (key.empty()) continue;
+    ++n;
+    CAPTURE(key);
+    const auto ttl = std::stoll(b.server.cli({"PTTL", key}));
+    CHECK(ttl > 0);
+  }
+  CHECK(n >= 2);
+}
+
+TEST_CASE("redis store: a corrupt value is a miss and is counted") {
+  redis_backend b;
+  b.server.cli({"HSET", b.s->entry_key(park), "@", "garbage"});
+  CHECK(run(b.ioc, b.s->lookup(own)) == nullptr);
+  CHECK(b.s->corrupt_entries() == 1);
+}
+
+TEST_CASE("redis store: operations complete as misses within the timeout when Redis is down") {
+  redis_backend b;
+  b.server.kill();
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(run(b.ioc, b.s->lookup(own)) == nullptr);
+  auto t = run(b.ioc, b.s->begin_fill(park));
+  CHECK_FALSE(run(b.ioc, b.s->insert(own, make_entry("{}"), t, seconds(60))));
+  CHECK_FALSE(run(b.ioc, b.s->drop_resource(park)));
+  CHECK(std::chrono::steady_clock::now() - start < seconds(3));
+}
+
+TEST_CASE("grants in Redis: learned - held until expiry - dropped by scope and by token") {
+  redis_backend b;
+  redis_grants g(b.conn, "grants" + std::to_string(prefix_counter++));
+  const auto alice = fingerprint("Bearer alice");
+  const grant_scope l1{"", "TDE"}, l2{"T1JH", "TDI"};
+  CHECK_FALSE(run(b.ioc, g.holds(alice, l1)));
+  run(b.ioc, g.learn(alice, l1, seconds(60)));
+  run(b.ioc, g.learn(alice, l2, seconds(60)));
+  CHECK(run(b.ioc, g.holds(alice, l1)));
+  CHECK_FALSE(run(b.ioc, g.holds(fingerprint("Bearer bob"), l1)));
+  run(b.ioc, g.drop_scope(alice, l1));
+  CHECK_FALSE(run(b.ioc, g.holds(alice, l1)));
+  CHECK(run(b.ioc, g.holds(alice, l2)));
+  run(b.ioc, g.drop_token(alice));
+  CHECK_FALSE(run(b.ioc, g.holds(alice, l2)));
+  run(b.ioc, g.learn(alice, l1, milliseconds(1)));
+  // Stored with its expiry: once past it, not held, whatever Redis's own TTL says.
+  const auto until = std::chrono::steady_clock::now() + milliseconds(20);
+  while (std::chrono::steady_clock::now() < until) b.ioc.run_for(milliseconds(5));
+  CHECK_FALSE(run(b.ioc, g.holds(alice, l1)));
+  // Nothing token-bearing: the key names the fingerprint, never the token.
+  const auto keys = b.server.cli({"--scan"});
+  CHECK(keys.find("alice") == std::string::npos);
+}
+
+TEST_CASE("invalidation messages encode and decode strictly") {
+  invalidation m;
+  m.what = invalidation::kind::scope;
+  m.origin = "abc123";
+  m.token_hex = fingerprint("Bearer x").hex();
+  m.scope = {"T1JH", "TDE"};
+  auto back = decode(encode(m));
+  REQUIRE(back);
+  CHECK(back->what == invalidation::kind::scope);
+  CHECK(back->token_hex == m.token_hex);
+  CHECK(back->scope.org == "T1JH");
+  CHECK(back->scope.location == "TDE");
+
+  invalidation r;
+  r.what = invalidation::kind::resource;
+  r.origin = "abc123";
+  r.resource = park;
+  auto rb = decode(encode(r));
+  REQUIRE(rb);
+  CHECK(rb->resource == park);
+
+  for (const char* bad : {"", "v1", "v2|a|a", "v1||a", "v1|a|r|callParks|L", "v1|a|r|other|L|I",
+                          "v1|a|t|xyz", "v1|a|s|" "0000|o|l", "v1|a|l|a b", "v1|a|a|extra"})
+    CHECK_FALSE(decode(bad).has_value());
+}
