@@ -8,6 +8,10 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <spdlog/spdlog.h>
+
 #include "proxy/webex_error.hpp"
 
 namespace wcp::proxy {
@@ -26,7 +30,69 @@ http::response<http::string_body> text(http::status status, unsigned version, st
   return res;
 }
 
+std::optional<cache::resource_kind> kind_named(std::string_view k) {
+  if (k == "callParks") return cache::resource_kind::call_park;
+  if (k == "paging") return cache::resource_kind::paging_group;
+  return std::nullopt;
+}
+
+purge_request make_purge(std::string_view location, std::optional<std::string_view> kind,
+                         std::optional<std::string_view> id) {
+  purge_request p;
+  if (!cache::is_valid_id(location)) {
+    p.error = "The location ID is not valid.";
+    return p;
+  }
+  p.location = std::string(cache::normalise_id(location));
+  if (kind || id) {
+    if (!kind || !id) {
+      p.error = "Give both kind and id, or neither.";
+      return p;
+    }
+    auto k = kind_named(*kind);
+    if (!k) {
+      p.error = "kind must be callParks or paging.";
+      return p;
+    }
+    if (!cache::is_valid_id(*id)) {
+      p.error = "The resource ID is not valid.";
+      return p;
+    }
+    p.resource = cache::resource_key(*k, location, *id);
+  }
+  p.valid = true;
+  return p;
+}
+
 }  // namespace
+
+std::optional<purge_request> parse_purge(std::string_view method, std::string_view target) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return std::nullopt;
+  std::vector<std::string> seg;
+  for (auto s : parsed->encoded_segments()) seg.push_back(s.decode());
+  if (method == "DELETE" && seg.size() >= 3 && seg[0] == "cache" && seg[1] == "locations") {
+    if (seg.size() == 3) return make_purge(seg[2], std::nullopt, std::nullopt);
+    if (seg.size() == 5) return make_purge(seg[2], std::string_view(seg[3]), std::string_view(seg[4]));
+    return std::nullopt;
+  }
+  if (method == "POST" && seg.size() == 1 && seg[0] == "purge") {
+    std::optional<std::string> location, kind, id;
+    for (auto p : parsed->params()) {
+      if (p.key == "location") location = p.value;
+      else if (p.key == "kind") kind = p.value;
+      else if (p.key == "id") id = p.value;
+    }
+    if (!location) {
+      purge_request bad;
+      bad.error = "location is required.";
+      return bad;
+    }
+    return make_purge(*location, kind ? std::optional<std::string_view>(*kind) : std::nullopt,
+                      id ? std::optional<std::string_view>(*id) : std::nullopt);
+  }
+  return std::nullopt;
+}
 
 net::awaitable<void> run_admin_session(net::ip::tcp::socket socket, admin_context ctx) {
   beast::tcp_stream stream(std::move(socket));
@@ -44,11 +110,28 @@ net::awaitable<void> run_admin_session(net::ip::tcp::socket socket, admin_contex
     const bool read = req.method() == http::verb::get || req.method() == http::verb::head;
 
     http::response<http::string_body> res;
-    if (!read) {
-      res = text(http::status::method_not_allowed, req.version(),
-                 webex_error_body("Only GET is served here.", new_tracking_id()),
+    auto purge = parse_purge(req.method_string(), req.target());
+    if (purge && !purge->valid) {
+      res = text(http::status::bad_request, req.version(),
+                 webex_error_body(purge->error, new_tracking_id()), "application/json");
+    } else if (purge && ctx.store) {
+      std::string what;
+      if (purge->resource) {
+        co_await ctx.store->invalidate(*purge->resource);
+        what = purge->resource->str();
+      } else {
+        co_await ctx.store->invalidate_location(purge->location);
+        what = "location " + purge->location;
+      }
+      if (ctx.invalidations) ctx.invalidations->with({"purge"}).inc();
+      spdlog::info("purged {}", what);
+      res = text(http::status::ok, req.version(), "{\"purged\":\"" + json_escape(what) + "\"}\n",
                  "application/json");
-      res.set(http::field::allow, "GET, HEAD");
+    } else if (!read) {
+      res = text(http::status::method_not_allowed, req.version(),
+                 webex_error_body("Use GET here; DELETE /cache/... or POST /purge to purge.", new_tracking_id()),
+                 "application/json");
+      res.set(http::field::allow, "GET, HEAD, DELETE, POST");
     } else if (path == "/healthz") {
       res = text(http::status::ok, req.version(), "ok\n");
     } else if (path == "/readyz") {

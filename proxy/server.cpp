@@ -77,6 +77,7 @@ struct server::impl {
   std::unique_ptr<cache::invalidation_bus> bus;
   std::unique_ptr<cache::tiered_cache> tiered;
   cache::memory_store* l1 = nullptr;
+  cache::store* store_iface = nullptr;
   std::unique_ptr<proxy_service> service;
   std::vector<std::unique_ptr<worker>> workers;
   std::optional<net::ip::tcp::acceptor> client_acceptor;
@@ -325,6 +326,7 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
     backoff_iface = m.tiered.get();
     m.register_redis_metrics();
   }
+  m.store_iface = store_iface;
   m.service = std::make_unique<proxy_service>(*store_iface, *grants_iface, *backoff_iface, m.live,
                                               m.metrics, m.upstream.base_path);
 
@@ -385,7 +387,8 @@ void server::start() {
                 accept_loop(*m.client_acceptor, [&m]() -> net::io_context& { return m.pick(); },
                             [&m](net::ip::tcp::socket s) { m.accept_client(std::move(s)); }),
                 net::detached);
-  admin_context actx{m.metrics_registry, m.state, [&m] { return m.describe_dependencies(); }};
+  admin_context actx{m.metrics_registry, m.state, [&m] { return m.describe_dependencies(); },
+                     m.store_iface, &m.metrics.invalidations};
   net::co_spawn(m.control().ioc,
                 accept_loop(*m.admin_acceptor,
                             [&m]() -> net::io_context& { return m.control().ioc; },

@@ -234,3 +234,28 @@ TEST_CASE("no token is ever written to Redis - and every key has a TTL") {
   }
   CHECK(n >= 4);
 }
+
+TEST_CASE("a 429 seen by one instance blocks the token on the other") {
+  cluster c({"--max-retry-wait", "0"});
+  c.fake.set_interceptor([](const fake::recorded_request&) -> std::optional<fake::scripted_response> {
+    fake::scripted_response r;
+    r.status = 429;
+    r.headers = {{"Retry-After", "30"}};
+    r.body = R"({"message":"slow down","errors":[{"description":"slow down"}],"trackingId":"x"})";
+    return r;
+  });
+  auto first = c.get(c.a, park_path(c.world), bearer(c.world.token_admin_a));
+  CHECK(first.status == 429);
+  REQUIRE(c.fake.requests().size() == 1);
+  // B has not sent anything with this token: it must not, until the window ends.
+  for (const auto& p : {fake::call_park_path(c.world.loc_a2, c.world.park_a2), std::string("/v1/people/me")}) {
+    auto blocked = c.get(c.b, p, bearer(c.world.token_admin_a));
+    CHECK(blocked.status == 429);
+    const int retry_after = std::stoi(blocked.header("Retry-After"));
+    CHECK(retry_after >= 1);
+    CHECK(retry_after <= 30);
+  }
+  CHECK(c.fake.requests().size() == 1);
+  const auto keys = c.redis.cli({"--scan", "--pattern", "wcp:v1:backoff:*"});
+  CHECK(keys.find("wcp:v1:backoff:token:") != std::string::npos);
+}

@@ -346,6 +346,8 @@ struct fake_webex::impl {
   std::vector<recorded_request> requests_;
   std::function<std::optional<scripted_response>(const recorded_request&)> interceptor_;
   std::chrono::milliseconds response_delay_{0};
+  std::vector<std::pair<std::string, std::string>> holds_;  // (method or "", path part), once each
+  std::vector<std::shared_ptr<net::steady_timer>> held_;
 
   field_list call_park_fields_;
   field_list paging_group_fields_;
@@ -472,6 +474,7 @@ struct fake_webex::impl {
 
       recorded_request r = record(req);
       scripted_response answer = respond(r);
+      co_await hold_if_asked(r);
 
       if (answer.delay.count() > 0) {
         net::steady_timer timer(co_await net::this_coro::executor);
@@ -491,6 +494,28 @@ struct fake_webex::impl {
       if (wec) co_return false;
       if (!keep_alive) co_return true;
     }
+  }
+
+  // A request matching a hold waits, its answer already decided, until release_held().
+  net::awaitable<void> hold_if_asked(const recorded_request& r) {
+    std::shared_ptr<net::steady_timer> timer;
+    auto ex = co_await net::this_coro::executor;
+    {
+      std::lock_guard lock(mutex_);
+      bool match = false;
+      for (auto it = holds_.begin(); it != holds_.end(); ++it)
+        if ((it->first.empty() || it->first == r.method) &&
+            r.path.find(it->second) != std::string::npos) {
+          holds_.erase(it);
+          match = true;
+          break;
+        }
+      if (!match) co_return;
+      timer = std::make_shared<net::steady_timer>(ex);
+      timer->expires_after(std::chrono::minutes(2));
+      held_.push_back(timer);
+    }
+    co_await timer->async_wait(net::as_tuple(net::use_awaitable));
   }
 
   recorded_request record(const http::request<http::string_body>& req) {
@@ -844,6 +869,25 @@ void fake_webex::close_connections() {
     done.set_value();
   });
   done.get_future().wait();
+}
+
+void fake_webex::hold_next(std::string method, std::string path_contains) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->holds_.emplace_back(std::move(method), std::move(path_contains));
+}
+
+std::size_t fake_webex::held() const {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->held_.size();
+}
+
+void fake_webex::release_held() {
+  std::vector<std::shared_ptr<net::steady_timer>> timers;
+  {
+    std::lock_guard lock(impl_->mutex_);
+    timers.swap(impl_->held_);
+  }
+  for (auto& t : timers) net::post(t->get_executor(), [t] { t->cancel(); });
 }
 
 void fake_webex::set_response_delay(std::chrono::milliseconds d) {

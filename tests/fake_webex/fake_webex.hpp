@@ -106,6 +106,12 @@ class fake_webex {
   // Called for every request before normal handling; returning a response overrides it.
   // Pass an empty function to remove it.
   void set_interceptor(std::function<std::optional<scripted_response>(const recorded_request&)>);
+  // The next request matching (method, "" = any; a part of its path) is answered as it would be
+  // now, but held back until release_held(): a read that began before a write ends after it.
+  void hold_next(std::string method, std::string path_contains);
+  std::size_t held() const;  // requests being held now
+  void release_held();
+
   // Delays every normally handled answer (not interceptor ones) by `d`, without blocking others.
   void set_response_delay(std::chrono::milliseconds d);
 

@@ -1,0 +1,227 @@
+// End-to-end: writes through the proxy leave the cache correct — on one instance with the
+// embedded store, and across two instances sharing Redis (write through one, read through the
+// other).
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "fake_webex/demo_world.hpp"
+#include "fake_webex/fake_webex.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/redis_server.hpp"
+
+using namespace wcp;
+using test::header_list;
+using test::http_request;
+
+namespace {
+
+header_list bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+header_list json_bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}};
+}
+
+double metric(std::uint16_t admin_port, const std::string& series) {
+  auto res = http_request(admin_port, "GET", "/metrics");
+  std::istringstream in(res.body);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  return 0;
+}
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return pred();
+}
+
+// One instance, embedded store: the writer is the reader.
+struct single {
+  single() : world(fake::populate_demo_world(fake)) {
+    writer = test::start_proxy({"--upstream", fake.base_url()});
+  }
+  test::proxy_process& reader() { return writer; }
+  double remote_seen() { return 0; }
+  // Waits until the reader has applied the invalidations of a write (nothing to wait for here).
+  void settle(double) {}
+
+  fake::fake_webex fake;
+  fake::demo_world world;
+  test::proxy_process writer;
+};
+
+// Two instances sharing Redis: writes through one, reads through the other.
+struct pair_on_redis {
+  pair_on_redis() : world(fake::populate_demo_world(fake)) {
+    std::vector<std::string> args{"--upstream", fake.base_url(), "--redis", redis.url()};
+    writer = test::start_proxy(args);
+    other = test::start_proxy(args);
+    for (auto* p : {&writer, &other})
+      REQUIRE(eventually([&] { return metric(p->admin_port, "webex_cache_proxy_redis_subscribed") == 1; }));
+  }
+  test::proxy_process& reader() { return other; }
+  double remote_seen() {
+    return metric(other.admin_port, "webex_cache_proxy_remote_invalidations_total");
+  }
+  void settle(double before) {
+    REQUIRE(eventually([&] { return remote_seen() > before; }));
+  }
+
+  test::redis_server redis;
+  fake::fake_webex fake;
+  fake::demo_world world;
+  test::proxy_process writer, other;
+};
+
+std::string park_a1(const fake::demo_world& w) { return fake::call_park_path(w.loc_a1, w.park_a1); }
+std::string paging_a1(const fake::demo_world& w) { return fake::paging_path(w.loc_a1, w.paging_a1); }
+
+// Reads through both instances so that both hold the entry (in L1 where there is one).
+template <class S>
+void warm(S& s, const std::string& path, const std::string& token) {
+  REQUIRE(http_request(s.writer.port, "GET", path, bearer(token)).status == 200);
+  REQUIRE(http_request(s.reader().port, "GET", path, bearer(token)).header("X-Cache") == "HIT");
+}
+
+}  // namespace
+
+#define SETUPS single, pair_on_redis
+
+TEST_CASE_TEMPLATE("a call park renamed through the proxy: the old ID is 404 and the new one has the new name", S, SETUPS) {
+  S s;
+  const auto token = s.world.token_admin_a;
+  warm(s, park_a1(s.world), token);
+  const double before = s.remote_seen();
+  auto put = http_request(s.writer.port, "PUT", park_a1(s.world), json_bearer(token),
+                          R"({"name":"Renamed Park"})");
+  REQUIRE(put.status == 200);
+  const auto new_id = put.body.substr(put.body.find("\"id\":\"") + 6);
+  const std::string id = new_id.substr(0, new_id.find('"'));
+  REQUIRE_FALSE(id.empty());
+  s.settle(before);
+
+  auto old = http_request(s.reader().port, "GET", park_a1(s.world), bearer(token));
+  CHECK(old.status == 404);
+  auto renamed = http_request(s.reader().port, "GET", fake::call_park_path(s.world.loc_a1, id), bearer(token));
+  CHECK(renamed.status == 200);
+  CHECK(renamed.body.find("Renamed Park") != std::string::npos);
+  CHECK(metric(s.writer.admin_port, "webex_cache_proxy_renames_total") == 1);
+}
+
+TEST_CASE_TEMPLATE("a paging group update shows on the next read", S, SETUPS) {
+  S s;
+  const auto token = s.world.token_admin_a;
+  warm(s, paging_a1(s.world), token);
+  const double before = s.remote_seen();
+  auto put = http_request(s.writer.port, "PUT", paging_a1(s.world), json_bearer(token),
+                          R"({"name":"Evening Paging"})");
+  REQUIRE(put.status / 100 == 2);
+  s.settle(before);
+  auto after = http_request(s.reader().port, "GET", paging_a1(s.world), bearer(token));
+  CHECK(after.status == 200);
+  CHECK(after.header("X-Cache") == "MISS");
+  CHECK(after.body.find("Evening Paging") != std::string::npos);
+}
+
+TEST_CASE_TEMPLATE("a delete makes the next read a 404", S, SETUPS) {
+  S s;
+  const auto token = s.world.token_admin_a;
+  warm(s, park_a1(s.world), token);
+  const double before = s.remote_seen();
+  REQUIRE(http_request(s.writer.port, "DELETE", park_a1(s.world), bearer(token)).status == 204);
+  s.settle(before);
+  CHECK(http_request(s.reader().port, "GET", park_a1(s.world), bearer(token)).status == 404);
+}
+
+TEST_CASE_TEMPLATE("a failed write leaves the entry in place", S, SETUPS) {
+  S s;
+  const auto token = s.world.token_admin_a;
+  warm(s, park_a1(s.world), token);
+  auto bad = http_request(s.writer.port, "PUT", park_a1(s.world), json_bearer(token), "{not json");
+  CHECK(bad.status == 400);
+  CHECK(http_request(s.writer.port, "GET", park_a1(s.world), bearer(token)).header("X-Cache") == "HIT");
+  CHECK(http_request(s.reader().port, "GET", park_a1(s.world), bearer(token)).header("X-Cache") == "HIT");
+  CHECK(metric(s.writer.admin_port, R"(webex_cache_proxy_invalidations_total{reason="write"})") == 0);
+}
+
+TEST_CASE_TEMPLATE("a write without orgId drops the orgId= variant too", S, SETUPS) {
+  S s;
+  const auto token = s.world.token_admin_a;
+  const auto with_org = paging_a1(s.world) + "?orgId=" + s.world.org_a;
+  warm(s, with_org, token);
+  const double before = s.remote_seen();
+  REQUIRE(http_request(s.writer.port, "PUT", paging_a1(s.world), json_bearer(token),
+                       R"({"name":"Renamed Paging"})").status / 100 == 2);
+  s.settle(before);
+  auto after = http_request(s.reader().port, "GET", with_org, bearer(token));
+  CHECK(after.header("X-Cache") == "MISS");
+  CHECK(after.body.find("Renamed Paging") != std::string::npos);
+}
+
+TEST_CASE_TEMPLATE("a read that began before a write does not put the old answer back", S, SETUPS) {
+  S s;
+  const auto token = s.world.token_admin_a;
+  // The read reaches upstream, which decides its (old) answer and holds it back...
+  s.fake.hold_next("GET", s.world.paging_a1);
+  std::atomic<unsigned> early_status{0};
+  std::thread early([&] {
+    early_status = http_request(s.reader().port, "GET", paging_a1(s.world), bearer(token)).status;
+  });
+  REQUIRE(eventually([&] { return s.fake.held() == 1; }));
+  // ...while a write changes the paging group and completes...
+  const double before = s.remote_seen();
+  REQUIRE(http_request(s.writer.port, "PUT", paging_a1(s.world), json_bearer(token),
+                       R"({"name":"After The Write"})").status / 100 == 2);
+  s.settle(before);
+  // ...and only then does the old answer arrive.
+  s.fake.release_held();
+  early.join();
+  CHECK(early_status == 200);
+
+  for (auto* p : {&s.writer, &s.reader()}) {
+    auto now = http_request(p->port, "GET", paging_a1(s.world), bearer(token));
+    CHECK(now.status == 200);
+    CHECK(now.body.find("After The Write") != std::string::npos);
+  }
+}
+
+TEST_CASE_TEMPLATE("the admin purge drops one resource - or a whole location - everywhere", S, SETUPS) {
+  S s;
+  const auto token = s.world.token_admin_a;
+  warm(s, park_a1(s.world), token);
+  warm(s, paging_a1(s.world), token);
+  const auto a2 = fake::call_park_path(s.world.loc_a2, s.world.park_a2);
+  warm(s, a2, token);
+
+  // Purges are served on the admin listener only.
+  CHECK(http_request(s.writer.port, "DELETE", "/cache/locations/" + s.world.loc_a1).status != 200);
+
+  double before = s.remote_seen();
+  auto one = http_request(s.writer.admin_port, "DELETE",
+                          "/cache/locations/" + s.world.loc_a1 + "/callParks/" + s.world.park_a1);
+  CHECK(one.status == 200);
+  s.settle(before);
+  CHECK(http_request(s.reader().port, "GET", park_a1(s.world), bearer(token)).header("X-Cache") == "MISS");
+  CHECK(http_request(s.reader().port, "GET", paging_a1(s.world), bearer(token)).header("X-Cache") == "HIT");
+
+  before = s.remote_seen();
+  auto loc = http_request(s.writer.admin_port, "POST", "/purge?location=" + s.world.loc_a1);
+  CHECK(loc.status == 200);
+  s.settle(before);
+  CHECK(http_request(s.reader().port, "GET", paging_a1(s.world), bearer(token)).header("X-Cache") == "MISS");
+  CHECK(http_request(s.reader().port, "GET", a2, bearer(token)).header("X-Cache") == "HIT");
+  CHECK(metric(s.writer.admin_port, R"(webex_cache_proxy_invalidations_total{reason="purge"})") == 2);
+
+  CHECK(http_request(s.writer.admin_port, "POST", "/purge?location=bad.id").status == 400);
+  CHECK(http_request(s.writer.admin_port, "POST", "/purge?location=TDE&kind=huntGroups&id=X").status == 400);
+}
