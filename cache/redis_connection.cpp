@@ -491,6 +491,10 @@ struct core : std::enable_shared_from_this<core> {
     if (ph != phase::ready || !current || !current->alive || current->dropping)
       return fail(done, redis_errc::not_connected);
     if (in_flight >= opt.max_in_flight) return fail(done, redis_errc::queue_full);
+    // After a timeout, answer at once for a while instead of making every request wait out the
+    // timeout again: a slow Redis then costs each request nothing rather than N timeouts.
+    if (std::chrono::steady_clock::now() < failing_fast_until)
+      return fail(done, redis_errc::not_connected);
 
     auto st = std::make_shared<command_state>(strand, std::move(done));
     auto* privdata = new std::shared_ptr<command_state>(st);
@@ -501,7 +505,9 @@ struct core : std::enable_shared_from_this<core> {
     ++in_flight;
     st->timer.expires_after(opt.command_timeout);
     st->timer.async_wait([self = shared_from_this(), st](error_code ec) {
-      if (!ec) self->finish(*st, {make_error_code(redis_errc::timeout), {}});
+      if (ec) return;
+      self->failing_fast_until = std::chrono::steady_clock::now() + fail_fast_for;
+      self->finish(*st, {make_error_code(redis_errc::timeout), {}});
     });
   }
 
@@ -512,6 +518,7 @@ struct core : std::enable_shared_from_this<core> {
         static_cast<std::shared_ptr<command_state>*>(privdata));
     core& c = *static_cast<link*>(ac->data)->owner;
     --c.in_flight;
+    if (r) c.failing_fast_until = {};  // Redis answers again
     if ((*st)->finished) return;
     redis_result res;
     if (!r)
@@ -543,6 +550,9 @@ struct core : std::enable_shared_from_this<core> {
       ++stats.errors;
     }
   }
+
+  static constexpr std::chrono::milliseconds fail_fast_for{1000};
+  std::chrono::steady_clock::time_point failing_fast_until{};
 
   strand_type strand;
   redis_options opt;

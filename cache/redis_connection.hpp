@@ -10,6 +10,11 @@
 //
 // Thread-safety: all hiredis calls run on the connection's strand. command() may be called from
 // any thread or coroutine; the completion runs on the caller's executor.
+//
+// Lifetime: start() and stop() only post to the strand. The state behind the object lives until
+// its last pending handler has run, so destroying the object (which stops it) with commands in
+// flight is safe; they complete with `closed`. Destroy it before its io_context (or let the
+// io_context's destruction take it down); an io_context that no longer runs completes nothing.
 #pragma once
 
 #include <atomic>
@@ -93,7 +98,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   // Fails every pending command with `closed`, disconnects, and stops reconnecting.
   void stop();
 
-  // One command in argv form (binary-safe arguments).
+  // One command in argv form (binary-safe arguments). (P)SUBSCRIBE, UNSUBSCRIBE and MONITOR, an
+  // empty argv, or any command on a subscriber complete with `protocol` without being sent.
   net::awaitable<redis_result> command(std::vector<std::string> args);
   // Callback form; `done` runs on the connection's strand.
   void async_command(std::vector<std::string> args, std::function<void(redis_result)> done);

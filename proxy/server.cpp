@@ -259,6 +259,19 @@ struct server::impl {
     for (auto& w : workers) w->ioc.stop();
   }
 
+  // With WatchdogSec= set, tell systemd the event loop still turns, at half its interval.
+  net::awaitable<void> feed_watchdog() {
+    std::uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) co_return;
+    net::steady_timer timer(control().ioc);
+    for (;;) {
+      sd_notify(0, "WATCHDOG=1");
+      timer.expires_after(std::chrono::microseconds(usec / 2));
+      auto [ec] = co_await timer.async_wait(use_tuple);
+      if (ec) co_return;
+    }
+  }
+
   net::awaitable<void> sweep_grants() {
     net::steady_timer timer(control().ioc);
     for (;;) {
@@ -404,6 +417,7 @@ void server::start() {
   }
   net::co_spawn(m.control().ioc, m.handle_signals(), net::detached);
   net::co_spawn(m.control().ioc, m.sweep_grants(), net::detached);
+  net::co_spawn(m.control().ioc, m.feed_watchdog(), net::detached);
   m.state.listening = true;
 }
 

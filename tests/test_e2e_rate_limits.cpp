@@ -164,14 +164,22 @@ TEST_CASE("concurrent identical misses become one upstream request") {
   std::atomic<int> ok{0};
   std::mutex mu;
   std::vector<std::string> bodies;
+  std::vector<std::string> failures;
   for (int i = 0; i < 40; ++i)
     clients.emplace_back([&] {
-      auto res = s.get(park_a1(s.world), s.world.token_admin_a);
-      if (res.status == 200) ++ok;
-      std::lock_guard lock(mu);
-      bodies.push_back(res.body);
+      try {
+        auto res = s.get(park_a1(s.world), s.world.token_admin_a);
+        if (res.status == 200) ++ok;
+        std::lock_guard lock(mu);
+        bodies.push_back(res.body);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mu);
+        failures.push_back(e.what());
+      }
     });
   for (auto& c : clients) c.join();
+  for (const auto& f : failures) FAIL_CHECK(f);
+  if (!failures.empty()) MESSAGE(s.proxy.proc->output());
   CHECK(ok == 40);
   CHECK(s.fake.count("GET", "/callParks/") == 1);
   for (const auto& b : bodies) CHECK(b == bodies.front());

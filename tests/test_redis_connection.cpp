@@ -1,0 +1,757 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "cache/redis_connection.hpp"
+#include "support/redis_server.hpp"
+
+using namespace wcp::cache;
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+using wcp::test::redis_server;
+using kind = redis_reply::kind;
+
+namespace {
+
+// Builds a command outside the coroutine body: GCC 12 rejects braced lists in coroutines.
+template <class... Args>
+std::vector<std::string> argv(Args... args) {
+  return {std::string(args)...};
+}
+
+using steady = std::chrono::steady_clock;
+
+template <class Pred>
+bool wait_until(Pred pred, milliseconds timeout = 5s) {
+  const auto deadline = steady::now() + timeout;
+  while (!pred()) {
+    if (steady::now() > deadline) return false;
+    std::this_thread::sleep_for(2ms);  // polling a condition another thread changes
+  }
+  return true;
+}
+
+// An io_context running on its own thread. drain() lets run() return once all work is done;
+// a connection that leaves handlers behind after it is gone makes drain() fail.
+struct loop {
+  net::io_context ioc;
+  net::executor_work_guard<net::io_context::executor_type> guard{ioc.get_executor()};
+  std::atomic<bool> finished{false};
+  std::thread thread{[this] {
+    ioc.run();
+    finished = true;
+  }};
+  const std::thread::id thread_id = thread.get_id();
+
+  ~loop() { drain(5s); }
+
+  bool drain(milliseconds timeout) {
+    guard.reset();
+    const bool ok = wait_until([&] { return finished.load(); }, timeout);
+    if (!ok) ioc.stop();
+    if (thread.joinable()) thread.join();
+    return ok;
+  }
+};
+
+redis_options options_for(const redis_server& s) {
+  redis_options o;
+  o.host = "127.0.0.1";
+  o.port = s.port();
+  o.command_timeout = 3s;  // generous: sanitizer builds are slow
+  o.connect_timeout = 2s;
+  o.reconnect_min = 10ms;
+  o.reconnect_max = 100ms;
+  return o;
+}
+
+std::shared_ptr<redis_connection> connect(loop& l, redis_options o, bool wait_up = true) {
+  auto c = redis_connection::create(l.ioc.get_executor(), std::move(o));
+  c->start();
+  if (wait_up) REQUIRE(wait_until([&] { return c->up(); }));
+  return c;
+}
+
+// A command through the callback form, waited for with a deadline.
+redis_result run(redis_connection& c, std::vector<std::string> args, milliseconds timeout = 5s) {
+  auto p = std::make_shared<std::promise<redis_result>>();
+  auto f = p->get_future();
+  c.async_command(std::move(args), [p](redis_result r) { p->set_value(std::move(r)); });
+  if (f.wait_for(timeout) != std::future_status::ready)
+    throw std::runtime_error("command did not complete");
+  return f.get();
+}
+
+// Many commands through the callback form; counts completions per command.
+struct fan_out {
+  explicit fan_out(std::size_t n) : calls(n) {}
+  std::vector<std::atomic<int>> calls;
+  std::mutex mu;
+  std::vector<redis_result> results;
+
+  void send(redis_connection& c, std::size_t i, std::vector<std::string> args) {
+    c.async_command(std::move(args), [this, i](redis_result r) {
+      ++calls[i];
+      std::lock_guard lock(mu);
+      results.push_back(std::move(r));
+    });
+  }
+  std::size_t done() {
+    std::lock_guard lock(mu);
+    return results.size();
+  }
+  bool each_once() {
+    for (auto& c : calls)
+      if (c.load() != 1) return false;
+    return true;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("parse_redis_url accepts the documented forms") {
+  auto o = parse_redis_url("redis://cache.example.com");
+  REQUIRE(o);
+  CHECK(o->host == "cache.example.com");
+  CHECK(o->port == 6379);
+  CHECK(o->db == 0);
+  CHECK(o->password.empty());
+  CHECK(o->unix_path.empty());
+
+  o = parse_redis_url("redis://10.0.0.5:6380/3");
+  REQUIRE(o);
+  CHECK(o->host == "10.0.0.5");
+  CHECK(o->port == 6380);
+  CHECK(o->db == 3);
+
+  o = parse_redis_url("redis://:s3cret@localhost:7000/15");
+  REQUIRE(o);
+  CHECK(o->password == "s3cret");
+  CHECK(o->username.empty());
+  CHECK(o->host == "localhost");
+  CHECK(o->port == 7000);
+  CHECK(o->db == 15);
+
+  o = parse_redis_url("redis://alice:p%40ss%3Aword@redis/1");
+  REQUIRE(o);
+  CHECK(o->username == "alice");
+  CHECK(o->password == "p@ss:word");
+  CHECK(o->host == "redis");
+  CHECK(o->db == 1);
+
+  o = parse_redis_url("redis://[::1]:6390");
+  REQUIRE(o);
+  CHECK(o->host == "::1");
+  CHECK(o->port == 6390);
+
+  o = parse_redis_url("redis://[fe80::1]/2");
+  REQUIRE(o);
+  CHECK(o->host == "fe80::1");
+  CHECK(o->port == 6379);
+  CHECK(o->db == 2);
+
+  o = parse_redis_url("redis://host/");
+  REQUIRE(o);
+  CHECK(o->db == 0);
+
+  o = parse_redis_url("REDIS://Host:1");
+  REQUIRE(o);
+  CHECK(o->port == 1);
+
+  o = parse_redis_url("unix:///run/redis/redis.sock");
+  REQUIRE(o);
+  CHECK(o->unix_path == "/run/redis/redis.sock");
+  CHECK(o->db == 0);
+
+  o = parse_redis_url("unix:///tmp/r.sock?db=4");
+  REQUIRE(o);
+  CHECK(o->unix_path == "/tmp/r.sock");
+  CHECK(o->db == 4);
+}
+
+TEST_CASE("parse_redis_url rejects malformed urls") {
+  for (const char* bad : {
+           "",
+           "localhost:6379",
+           "rediss://host",
+           "http://host",
+           "redis://",
+           "redis:///0",
+           "redis://:pw@",
+           "redis://host:",
+           "redis://host:0",
+           "redis://host:65536",
+           "redis://host:123456",
+           "redis://host:abc",
+           "redis://host:-1",
+           "redis://host/16",
+           "redis://host/x",
+           "redis://host/1/2",
+           "redis://host?db=1",
+           "redis://user@host",
+           "redis://alice:@host",
+           "redis://:pw%zz@host",
+           "redis://:pw%4@host",
+           "redis://[::1",
+           "redis://[::1]x",
+           "redis://[]:6379",
+           "redis://[::1]:",
+           "redis://ho st",
+           "redis://host:6379:1",
+           "unix://",
+           "unix://relative.sock",
+           "unix:///",
+           "unix:///tmp/dir/",
+           "unix:///tmp/r.sock?db=16",
+           "unix:///tmp/r.sock?x=1",
+           "unix:///tmp/r.sock?",
+       }) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_redis_url(bad));
+  }
+}
+
+TEST_CASE("error codes have names") {
+  CHECK(std::error_code(redis_errc::not_connected).message() == "not connected to Redis");
+  CHECK(std::error_code(redis_errc::timeout).message() == "Redis did not answer in time");
+  CHECK(std::error_code(redis_errc::queue_full).message() == "too many Redis commands in flight");
+  CHECK(std::error_code(redis_errc::closed).message() == "Redis connection closed");
+  CHECK(std::error_code(redis_errc::protocol).message() == "Redis protocol or I/O error");
+  CHECK(std::error_code(redis_errc::timeout) == redis_errc::timeout);
+  CHECK(std::string(redis_category().name()) == "redis");
+}
+
+TEST_CASE("a set value is read back and a missing key is nil") {
+  redis_server server;
+  loop l;
+  auto c = connect(l, options_for(server));
+
+  auto r = run(*c, {"SET", "k1", "hello"});
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.type == kind::status);
+  CHECK(r.reply.str == "OK");
+
+  r = run(*c, {"GET", "k1"});
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.type == kind::string);
+  CHECK(r.reply.str == "hello");
+
+  r = run(*c, {"GET", "missing"});
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.type == kind::nil);
+  CHECK(c->stats().errors == 0);
+  CHECK(server.cli({"GET", "k1"}) == "hello");
+}
+
+TEST_CASE("an error reply is a reply of kind error") {
+  redis_server server;
+  loop l;
+  auto c = connect(l, options_for(server));
+  CHECK_FALSE(run(*c, {"SET", "text", "abc"}).ec);
+  auto r = run(*c, {"INCR", "text"});
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.type == kind::error);
+  CHECK(r.reply.str.find("not an integer") != std::string::npos);
+  CHECK(c->stats().errors == 1);
+
+  r = run(*c, {"NOSUCHCOMMAND"});
+  CHECK(r.reply.type == kind::error);
+  // The connection is still fine afterwards.
+  CHECK(run(*c, {"PING"}).reply.str == "PONG");
+}
+
+TEST_CASE("binary values with NUL bytes round trip") {
+  redis_server server;
+  loop l;
+  auto c = connect(l, options_for(server));
+  std::string key("bin\0key", 7);
+  std::string value;
+  for (int i = 0; i < 256; ++i) value.push_back(static_cast<char>(i));
+  value += std::string("\0\r\n$3\r\n\0", 9);
+  CHECK_FALSE(run(*c, {"SET", key, value}).ec);
+  auto r = run(*c, {"GET", key});
+  CHECK(r.reply.type == kind::string);
+  CHECK(r.reply.str.size() == value.size());
+  CHECK(r.reply.str == value);
+  CHECK(run(*c, {"STRLEN", key}).reply.integer == static_cast<long long>(value.size()));
+
+  // A large value arrives in many reads.
+  std::string big(3 << 20, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 4099) big[i] = '\0';
+  CHECK_FALSE(run(*c, {"SET", "big", big}).ec);
+  r = run(*c, {"GET", "big"});
+  CHECK(r.reply.str == big);
+}
+
+TEST_CASE("array and integer replies are copied") {
+  redis_server server;
+  loop l;
+  auto c = connect(l, options_for(server));
+  auto r = run(*c, {"RPUSH", "list", "a", "b", std::string("c\0d", 3)});
+  CHECK(r.reply.type == kind::integer);
+  CHECK(r.reply.integer == 3);
+
+  r = run(*c, {"LRANGE", "list", "0", "-1"});
+  REQUIRE(r.reply.type == kind::array);
+  REQUIRE(r.reply.elements.size() == 3);
+  CHECK(r.reply.elements[0].str == "a");
+  CHECK(r.reply.elements[1].str == "b");
+  CHECK(r.reply.elements[2].str == std::string("c\0d", 3));
+
+  r = run(*c, {"LRANGE", "nolist", "0", "-1"});
+  CHECK(r.reply.type == kind::array);
+  CHECK(r.reply.elements.empty());
+
+  CHECK_FALSE(run(*c, {"HSET", "h", "f1", "v1", "f2", "v2"}).ec);
+  r = run(*c, {"HGETALL", "h"});
+  REQUIRE(r.reply.type == kind::array);
+  CHECK(r.reply.elements.size() == 4);
+
+  r = run(*c, {"MGET", "nokey", "h"});  // a nil inside an array; WRONGTYPE is not raised by MGET
+  REQUIRE(r.reply.type == kind::array);
+  REQUIRE(r.reply.elements.size() == 2);
+  CHECK(r.reply.elements[0].type == kind::nil);
+  CHECK(r.reply.elements[1].type == kind::nil);
+
+  r = run(*c, {"INCRBY", "n", "-42"});
+  CHECK(r.reply.type == kind::integer);
+  CHECK(r.reply.integer == -42);
+}
+
+TEST_CASE("command completes on the caller executor with the reply") {
+  redis_server server;
+  loop redis_loop, caller;
+  auto c = connect(redis_loop, options_for(server));
+  std::promise<std::pair<redis_result, std::thread::id>> p;
+  net::co_spawn(
+      caller.ioc,
+      [&]() -> net::awaitable<void> {
+        co_await c->command(argv("SET", "aw", "1"));
+        auto r = co_await c->command(argv("GET", "aw"));
+        p.set_value(std::make_pair(std::move(r), std::this_thread::get_id()));
+      },
+      [](std::exception_ptr) {});
+  auto f = p.get_future();
+  REQUIRE(f.wait_for(5s) == std::future_status::ready);
+  auto [r, thread] = f.get();
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.str == "1");
+  CHECK(thread == caller.thread_id);
+}
+
+TEST_CASE("concurrent commands from two io_contexts complete exactly once") {
+  redis_server server;
+  loop redis_loop, a, b;
+  auto o = options_for(server);
+  o.command_timeout = 10s;
+  auto c = connect(redis_loop, o);
+
+  constexpr int coroutines = 20, per_coroutine = 100;  // 2 x 2000 INCRs
+  std::atomic<int> ok{0}, failed{0}, wrong_thread{0}, finished{0};
+  auto worker = [&](std::thread::id home) -> net::awaitable<void> {
+    for (int i = 0; i < per_coroutine; ++i) {
+      auto r = co_await c->command(argv("INCR", "counter"));
+      if (std::this_thread::get_id() != home) ++wrong_thread;
+      if (!r.ec && r.reply.type == kind::integer)
+        ++ok;
+      else
+        ++failed;
+    }
+    ++finished;
+  };
+  for (int i = 0; i < coroutines; ++i) {
+    net::co_spawn(a.ioc, worker(a.thread_id), [](std::exception_ptr) {});
+    net::co_spawn(b.ioc, worker(b.thread_id), [](std::exception_ptr) {});
+  }
+  REQUIRE(wait_until([&] { return finished == 2 * coroutines; }, 60s));
+  CHECK(ok == 2 * coroutines * per_coroutine);
+  CHECK(failed == 0);
+  CHECK(wrong_thread == 0);
+  CHECK(run(*c, {"GET", "counter"}).reply.str == "4000");
+  CHECK(c->stats().errors == 0);
+}
+
+TEST_CASE("a password is sent with AUTH and a wrong one never comes up") {
+  redis_server server({"--requirepass", "s3cret"});
+  loop l;
+  auto o = options_for(server);
+  o.password = "s3cret";
+  auto good = connect(l, o);
+  CHECK_FALSE(run(*good, {"SET", "authed", "yes"}).ec);
+  CHECK(server.cli({"GET", "authed"}) == "yes");
+
+  o.password = "wrong";
+  auto bad = connect(l, o, false);
+  o.password.clear();
+  auto none = connect(l, o, false);
+  std::this_thread::sleep_for(300ms);  // several connect attempts
+  CHECK_FALSE(bad->up());
+  CHECK_FALSE(none->up());
+  CHECK(run(*bad, {"PING"}).ec == redis_errc::not_connected);
+  CHECK(good->up());
+}
+
+TEST_CASE("an ACL user authenticates with user and password") {
+  redis_server server;
+  REQUIRE(server.cli({"ACL", "SETUSER", "alice", "on", ">pw", "~*", "&*", "+@all"}) == "OK");
+  loop l;
+  auto o = options_for(server);
+  o.username = "alice";
+  o.password = "pw";
+  auto c = connect(l, o);
+  auto r = run(*c, {"ACL", "WHOAMI"});
+  CHECK(r.reply.str == "alice");
+
+  auto url = parse_redis_url("redis://alice:nope@127.0.0.1:" + std::to_string(server.port()));
+  REQUIRE(url);
+  url->reconnect_min = 10ms;
+  auto bad = connect(l, *url, false);
+  std::this_thread::sleep_for(200ms);
+  CHECK_FALSE(bad->up());
+}
+
+TEST_CASE("a non-zero db is selected on connect") {
+  redis_server server;
+  loop l;
+  auto o = options_for(server);
+  o.db = 3;
+  auto c = connect(l, o);
+  CHECK_FALSE(run(*c, {"SET", "indb3", "v"}).ec);
+  CHECK(server.cli({"-n", "3", "GET", "indb3"}) == "v");
+  CHECK(server.cli({"-n", "0", "EXISTS", "indb3"}) == "0");
+
+  auto url = parse_redis_url(server.url() + "/3");
+  REQUIRE(url);
+  auto via_url = connect(l, *url);
+  CHECK(run(*via_url, {"GET", "indb3"}).reply.str == "v");
+}
+
+TEST_CASE("a host name is resolved before connecting") {
+  redis_server server;
+  loop l;
+  auto o = options_for(server);
+  o.host = "localhost";  // may resolve to ::1 first: the next address is tried
+  auto c = connect(l, o);
+  CHECK(run(*c, {"PING"}).reply.str == "PONG");
+}
+
+TEST_CASE("a unix socket connection works") {
+  const std::string dir = wcp::test::make_temp_dir("wcp-redis-sock-");
+  const std::string sock = dir + "/redis.sock";
+  {
+    redis_server server({"--unixsocket", sock, "--unixsocketperm", "700"});
+    loop l;
+    auto o = parse_redis_url("unix://" + sock + "?db=2");
+    REQUIRE(o);
+    o->reconnect_min = 10ms;
+    auto c = connect(l, *o);
+    CHECK_FALSE(run(*c, {"SET", "viasock", "1"}).ec);
+    CHECK(server.cli({"-n", "2", "GET", "viasock"}) == "1");
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+TEST_CASE("commands fail fast while down and the connection comes back by itself") {
+  redis_server server;
+  loop l;
+  auto c = connect(l, options_for(server));
+  CHECK(c->stats().reconnects == 0);
+  server.stop();
+  REQUIRE(wait_until([&] { return !c->up(); }));
+
+  for (int i = 0; i < 20; ++i) {
+    const auto t0 = steady::now();
+    auto r = run(*c, {"PING"});
+    CHECK(r.ec == redis_errc::not_connected);
+    CHECK(steady::now() - t0 < 100ms);  // answered at once, never queued
+  }
+  CHECK(c->stats().errors >= 20);
+
+  server.restart();
+  REQUIRE(wait_until([&] { return c->up(); }));
+  CHECK(run(*c, {"PING"}).reply.str == "PONG");
+  CHECK(c->stats().reconnects == 1);
+
+  server.stop();
+  REQUIRE(wait_until([&] { return !c->up(); }));
+  server.restart();
+  REQUIRE(wait_until([&] { return c->up(); }));
+  CHECK(c->stats().reconnects == 2);
+}
+
+TEST_CASE("a connection started while the server is down connects later") {
+  redis_server server;
+  server.stop();
+  loop l;
+  auto c = connect(l, options_for(server), false);
+  std::this_thread::sleep_for(100ms);
+  CHECK_FALSE(c->up());
+  CHECK(run(*c, {"PING"}).ec == redis_errc::not_connected);
+  server.restart();
+  REQUIRE(wait_until([&] { return c->up(); }));
+  CHECK(run(*c, {"PING"}).reply.str == "PONG");
+  CHECK(c->stats().reconnects == 0);  // the first successful connect
+}
+
+TEST_CASE("a paused server makes commands time out and then recover") {
+  redis_server server;
+  loop l;
+  auto o = options_for(server);
+  o.command_timeout = 50ms;
+  auto c = connect(l, o);
+  CHECK(run(*c, {"PING"}).reply.str == "PONG");
+
+  server.pause();
+  const auto t0 = steady::now();
+  auto r = run(*c, {"PING"});
+  CHECK(r.ec == redis_errc::timeout);
+  CHECK(steady::now() - t0 < 500ms);
+  CHECK(c->stats().timeouts == 1);
+  CHECK(c->stats().errors == 1);
+  CHECK(c->up());  // a slow server is not a dead one
+
+  // Meanwhile commands fail at once instead of each waiting out the timeout.
+  const auto t1 = steady::now();
+  CHECK(run(*c, {"PING"}).ec == redis_errc::not_connected);
+  CHECK(steady::now() - t1 < 40ms);
+
+  server.resume();
+  // The late reply to the timed-out PING is dropped (and shows Redis answers again); then
+  // commands get their own replies.
+  REQUIRE(wait_until([&] { return !run(*c, {"PING"}).ec; }));
+  r = run(*c, {"ECHO", "after"});
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.str == "after");
+  CHECK(c->stats().timeouts == 1);
+}
+
+TEST_CASE("kill -9 with commands in flight fails them all and reconnects") {
+  redis_server server;
+  loop l;
+  auto o = options_for(server);
+  o.command_timeout = 10s;
+  auto c = connect(l, o);
+
+  // Some commands certainly in flight (the server is stopped), then more while it dies.
+  server.pause();
+  fan_out held(200);
+  for (std::size_t i = 0; i < 200; ++i) held.send(*c, i, {"INCR", "n"});
+  std::atomic<bool> flooding{true};
+  std::atomic<std::size_t> flood_sent{0};
+  fan_out flood(100000);
+  std::thread flooder([&] {
+    while (flooding && flood_sent < flood.calls.size()) {
+      const auto i = flood_sent++;
+      flood.send(*c, i, {"GET", "n"});
+      if (i % 64 == 0) std::this_thread::sleep_for(1ms);
+    }
+  });
+  std::this_thread::sleep_for(20ms);
+  server.kill();
+  CHECK(wait_until([&] { return held.done() == 200; }, 3s));
+  flooding = false;
+  flooder.join();
+  const std::size_t sent = flood_sent.load();
+  CHECK(wait_until([&] { return flood.done() == sent; }, 5s));
+  CHECK(held.each_once());
+  for (std::size_t i = 0; i < sent; ++i) CHECK(flood.calls[i].load() == 1);
+  for (auto& r : held.results) {
+    CHECK(r.ec);
+    CHECK((r.ec == redis_errc::protocol || r.ec == redis_errc::not_connected));
+  }
+
+  server.restart();
+  REQUIRE(wait_until([&] { return c->up(); }));
+  CHECK(run(*c, {"PING"}).reply.str == "PONG");
+  CHECK(c->stats().reconnects == 1);
+}
+
+TEST_CASE("too many commands in flight fail with queue_full") {
+  redis_server server;
+  loop l;
+  auto o = options_for(server);
+  o.max_in_flight = 4;
+  o.command_timeout = 100ms;
+  auto c = connect(l, o);
+  server.pause();
+  fan_out f(6);
+  for (std::size_t i = 0; i < 6; ++i) f.send(*c, i, {"PING"});
+  REQUIRE(wait_until([&] { return f.done() == 6; }));
+  int full = 0, timed_out = 0;
+  for (auto& r : f.results) {
+    if (r.ec == redis_errc::queue_full) ++full;
+    if (r.ec == redis_errc::timeout) ++timed_out;
+  }
+  CHECK(full == 2);
+  CHECK(timed_out == 4);
+  // Timed-out commands still hold their slots until the server answers them.
+  CHECK(run(*c, {"PING"}).ec == redis_errc::queue_full);
+
+  server.resume();
+  REQUIRE(wait_until([&] { return !run(*c, {"PING"}).ec; }, 3s));
+  CHECK(c->stats().timeouts == 4);
+}
+
+TEST_CASE("a subscriber gets messages and is told of each resubscription") {
+  redis_server server;
+  loop l;
+  auto o = options_for(server);
+  auto sub = redis_connection::create(l.ioc.get_executor(), o);
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> got;
+  std::atomic<int> subscribed{0};
+  sub->subscribe(
+      {"inval", "other", "inval"},
+      [&](std::string_view ch, std::string_view payload) {
+        std::lock_guard lock(mu);
+        got.emplace_back(ch, payload);
+      },
+      [&] { ++subscribed; });
+  sub->start();
+  REQUIRE(wait_until([&] { return subscribed == 1; }));
+  CHECK(sub->up());
+  auto count = [&] {
+    std::lock_guard lock(mu);
+    return got.size();
+  };
+
+  auto pub = connect(l, o);
+  const std::string binary("k\0ey", 4);
+  CHECK(run(*pub, {"PUBLISH", "inval", binary}).reply.integer == 1);
+  CHECK(server.cli({"PUBLISH", "other", "two"}) == "1");
+  CHECK(server.cli({"PUBLISH", "unrelated", "x"}) == "0");
+  REQUIRE(wait_until([&] { return count() == 2; }));
+  {
+    std::lock_guard lock(mu);
+    CHECK(got[0] == std::pair<std::string, std::string>("inval", binary));
+    CHECK(got[1] == std::pair<std::string, std::string>("other", "two"));
+  }
+  // Commands are not for a subscriber.
+  CHECK(run(*sub, {"GET", "x"}).ec == redis_errc::protocol);
+
+  server.restart();
+  REQUIRE(wait_until([&] { return subscribed == 2; }));
+  REQUIRE(wait_until([&] { return pub->up(); }));
+  CHECK(run(*pub, {"PUBLISH", "inval", "again"}).reply.integer == 1);
+  REQUIRE(wait_until([&] { return count() == 3; }));
+  {
+    std::lock_guard lock(mu);
+    CHECK(got[2].second == "again");
+  }
+  CHECK(sub->stats().reconnects == 1);
+}
+
+TEST_CASE("stop completes pending commands with closed") {
+  redis_server server;
+  loop l;
+  auto o = options_for(server);
+  o.command_timeout = 10s;
+  auto c = connect(l, o);
+  server.pause();
+  fan_out f(50);
+  for (std::size_t i = 0; i < 50; ++i) f.send(*c, i, {"PING"});
+  std::this_thread::sleep_for(20ms);
+  c->stop();
+  REQUIRE(wait_until([&] { return f.done() == 50; }, 2s));
+  CHECK(f.each_once());
+  for (auto& r : f.results) CHECK(r.ec == redis_errc::closed);
+  CHECK_FALSE(c->up());
+  CHECK(run(*c, {"PING"}).ec == redis_errc::closed);
+  server.resume();
+  std::this_thread::sleep_for(50ms);
+  CHECK_FALSE(c->up());  // no reconnect after stop
+  c->stop();             // twice is fine
+  c.reset();
+  CHECK(l.drain(2s));
+}
+
+TEST_CASE("destroying the connection with commands in flight is safe") {
+  redis_server server;
+  loop redis_loop, caller;
+  auto o = options_for(server);
+  o.command_timeout = 10s;
+  auto c = connect(redis_loop, o);
+  server.pause();
+
+  fan_out f(20);
+  for (std::size_t i = 0; i < 20; ++i) f.send(*c, i, {"PING"});
+  std::atomic<int> awaited{0}, closed{0};
+  for (int i = 0; i < 20; ++i)
+    net::co_spawn(
+        caller.ioc,
+        [&, conn = c.get()]() -> net::awaitable<void> {
+          auto r = co_await conn->command(argv("PING"));
+          ++awaited;
+          if (r.ec == redis_errc::closed) ++closed;
+        },
+        [](std::exception_ptr) {});
+  std::this_thread::sleep_for(50ms);
+  c.reset();  // the suspended command() calls do not keep the connection object alive
+  REQUIRE(wait_until([&] { return f.done() == 20 && awaited == 20; }, 3s));
+  CHECK(f.each_once());
+  for (auto& r : f.results) CHECK(r.ec == redis_errc::closed);
+  CHECK(closed == 20);
+  CHECK(redis_loop.drain(2s));
+}
+
+TEST_CASE("a connection never run or outliving its loop is freed cleanly") {
+  redis_server server;
+  {
+    // Its io_context never runs: ~io_context destroys the queued handlers and the command
+    // still completes, once.
+    int called = 0;
+    std::error_code ec;
+    {
+      net::io_context ioc;
+      auto c = redis_connection::create(ioc.get_executor(), options_for(server));
+      c->start();
+      c->async_command({"PING"}, [&](redis_result r) {
+        ++called;
+        ec = r.ec;
+      });
+      c.reset();
+    }
+    CHECK(called == 1);
+    CHECK(ec == redis_errc::closed);
+  }
+  {
+    // A live hiredis context when the io_context stops and is destroyed.
+    auto ioc = std::make_unique<net::io_context>();
+    auto c = redis_connection::create(ioc->get_executor(), options_for(server));
+    c->start();
+    const auto deadline = steady::now() + 5s;
+    while (!c->up() && steady::now() < deadline) ioc->run_for(10ms);
+    REQUIRE(c->up());
+    std::atomic<int> called{0};
+    server.pause();
+    c->async_command({"PING"}, [&](redis_result r) { ++called; });
+    ioc->run_for(20ms);
+    c.reset();
+    ioc.reset();
+    CHECK(called == 1);
+    server.resume();
+  }
+}
+
+TEST_CASE("commands before start fail with not_connected") {
+  loop l;
+  redis_options o;
+  o.port = 1;
+  auto c = redis_connection::create(l.ioc.get_executor(), o);
+  CHECK(run(*c, {"PING"}).ec == redis_errc::not_connected);
+  CHECK(run(*c, {}).ec == redis_errc::protocol);
+  c->start();
+  CHECK(run(*c, {"PING"}).ec == redis_errc::not_connected);
+  c.reset();
+  CHECK(l.drain(2s));
+}
