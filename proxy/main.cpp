@@ -5,23 +5,42 @@
 #include <cstdlib>
 #include <exception>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
 #include "proxy/server.hpp"
+#include "proxy/webex_error.hpp"
 
 extern char** environ;
 
 namespace {
+
+// %* in a pattern: the message, escaped for a JSON string.
+class json_message_flag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const auto escaped =
+        wcp::proxy::json_escape(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(escaped.data(), escaped.data() + escaped.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<json_message_flag>();
+  }
+};
 
 void setup_logging(const wcp::config::config& cfg) {
   auto logger = spdlog::stderr_logger_mt("webex-cache-proxy");
   // journald stamps each line itself; elsewhere the line carries its own time.
   const bool journald = std::getenv("JOURNAL_STREAM") != nullptr;
   if (cfg.log_format == "json") {
-    logger->set_pattern(journald ? R"({"level":"%l","message":"%v"})"
-                                 : R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":"%v"})");
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<json_message_flag>('*').set_pattern(
+        journald ? R"({"level":"%l","message":"%*"})"
+                 : R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":"%*"})");
+    logger->set_formatter(std::move(formatter));
   } else {
     logger->set_pattern(journald ? "%l %v" : "%Y-%m-%dT%H:%M:%S.%e%z %l %v");
   }

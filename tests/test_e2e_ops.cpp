@@ -1,0 +1,268 @@
+// End-to-end: the daemon as ops run it — systemd notifications, signals, reload, metrics that
+// Prometheus accepts, the unit file, log formats.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "fake_webex/demo_world.hpp"
+#include "fake_webex/fake_webex.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+
+using namespace wcp;
+using test::header_list;
+using test::http_request;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+header_list bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+// Runs a shell command; yields its exit code and output.
+std::pair<int, std::string> shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return {-1, ""};
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+// A NOTIFY_SOCKET the test listens on, as systemd would.
+class notify_socket {
+ public:
+  notify_socket() {
+    dir_ = test::make_temp_dir("wcp-notify-");
+    path_ = dir_ + "/notify";
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    timeval tv{0, 100000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~notify_socket() {
+    ::close(fd_);
+    std::filesystem::remove_all(dir_);
+  }
+  const std::string& path() const { return path_; }
+  // Waits for a datagram containing `what`; everything received is kept in `seen`.
+  bool wait_for(const std::string& what, milliseconds timeout = seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (seen.find(what) != std::string::npos) return true;
+      char buf[1024];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) seen.append(buf, static_cast<std::size_t>(n)).append("\n");
+    }
+    return seen.find(what) != std::string::npos;
+  }
+  std::size_t count(const std::string& what) const {
+    std::size_t n = 0;
+    for (auto at = seen.find(what); at != std::string::npos; at = seen.find(what, at + 1)) ++n;
+    return n;
+  }
+  std::string seen;
+
+ private:
+  std::string dir_, path_;
+  int fd_ = -1;
+};
+
+}  // namespace
+
+TEST_CASE("systemd hears READY once listening - WATCHDOG while running - STOPPING on SIGTERM") {
+  fake::fake_webex f;
+  notify_socket sock;
+  auto p = test::start_proxy({"--upstream", f.base_url()},
+                             {"NOTIFY_SOCKET=" + sock.path(), "WATCHDOG_USEC=200000"});
+  REQUIRE(sock.wait_for("READY=1"));
+  // Ready means both listeners answer.
+  CHECK(http_request(p.admin_port, "GET", "/readyz").status == 200);
+  REQUIRE(sock.wait_for("WATCHDOG=1"));
+  const auto before = sock.count("WATCHDOG=1");
+  REQUIRE(sock.wait_for("WATCHDOG=1\nWATCHDOG=1"));  // it keeps coming
+  CHECK(sock.count("WATCHDOG=1") > before);
+  p.proc->signal(SIGTERM);
+  CHECK(sock.wait_for("STOPPING=1"));
+  CHECK(p.proc->wait(seconds(10)) == 0);
+}
+
+TEST_CASE("while draining /readyz answers 503 and an in-flight request still completes") {
+  fake::fake_webex f;
+  auto w = fake::populate_demo_world(f);
+  f.set_response_delay(milliseconds(800));
+  auto p = test::start_proxy({"--upstream", f.base_url()});
+  std::atomic<unsigned> status{0};
+  std::thread client([&] {
+    status = http_request(p.port, "GET", "/v1/people/me", bearer(w.token_admin_a)).status;
+  });
+  while (f.count("GET", "/v1/people/me") == 0) std::this_thread::yield();
+  p.proc->signal(SIGTERM);
+  p.proc->wait_for_output("draining");
+  CHECK(http_request(p.admin_port, "GET", "/readyz").status == 503);
+  client.join();
+  CHECK(status == 200);
+  CHECK(p.proc->wait(seconds(10)) == 0);
+}
+
+TEST_CASE("SIGHUP re-reads the config file: the log level and the TTLs change live") {
+  fake::fake_webex f;
+  auto w = fake::populate_demo_world(f);
+  const auto dir = test::make_temp_dir("wcp-reload-");
+  const auto conf = dir + "/proxy.conf";
+  std::ofstream(conf) << "log-level = info\ncache-ttl = 300s\n";
+  auto p = test::start_proxy({"--upstream", f.base_url(), "--config", conf});
+  const auto path = fake::call_park_path(w.loc_a1, w.park_a1);
+  REQUIRE(http_request(p.port, "GET", path, bearer(w.token_admin_a)).status == 200);
+  CHECK(http_request(p.port, "GET", path, bearer(w.token_admin_a)).header("X-Cache") == "HIT");
+  p.proc->wait_for_output("access method=GET");
+
+  std::ofstream(conf) << "log-level = warn\ncache-ttl = 0\n# the store size needs a restart\nmemory-max-bytes = 128MiB\n";
+  const auto mark = p.proc->output().size();
+  p.proc->signal(SIGHUP);
+  p.proc->wait_for_output("--memory-max-bytes changed", seconds(10), mark);
+  // TTL 0: the entry is no longer fresh.
+  CHECK(http_request(p.port, "GET", path, bearer(w.token_admin_a)).header("X-Cache") == "MISS");
+  // warn: no more access lines.
+  CHECK(http_request(p.admin_port, "GET", "/healthz").status == 200);
+  CHECK(p.proc->output().find("access method=", mark) == std::string::npos);
+
+  // A bad file is refused (an error line shows even at warn) and the running settings stay.
+  std::ofstream(conf) << "cache-ttl = soon\n";
+  const auto mark2 = p.proc->output().size();
+  p.proc->signal(SIGHUP);
+  p.proc->wait_for_output("reload refused", seconds(10), mark2);
+  CHECK(http_request(p.admin_port, "GET", "/healthz").status == 200);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the metrics pass promtool check metrics and follow the naming rules") {
+  fake::fake_webex f;
+  auto w = fake::populate_demo_world(f);
+  auto p = test::start_proxy({"--upstream", f.base_url()});
+  const auto path = fake::call_park_path(w.loc_a1, w.park_a1);
+  http_request(p.port, "GET", path, bearer(w.token_admin_a));
+  http_request(p.port, "GET", path, bearer(w.token_admin_a));
+  http_request(p.port, "GET", "/v1/telephony/config/locations/x/callParks/bad.id");
+  auto metrics = http_request(p.admin_port, "GET", "/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.header("Content-Type").find("text/plain; version=0.0.4") == 0);
+
+  const auto dir = test::make_temp_dir("wcp-metrics-");
+  std::ofstream(dir + "/metrics.txt") << metrics.body;
+  auto [rc, out] = shell("promtool check metrics < " + dir + "/metrics.txt");
+  CAPTURE(out);
+  CHECK(rc == 0);
+  std::filesystem::remove_all(dir);
+
+  std::istringstream in(metrics.body);
+  std::string line;
+  const std::regex type_line(R"(# TYPE (\S+) (counter|gauge|histogram))");
+  int families = 0;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (!std::regex_match(line, m, type_line)) continue;
+    ++families;
+    CAPTURE(line);
+    CHECK(m[1].str().rfind("webex_cache_proxy_", 0) == 0);
+    if (m[2] == "counter") CHECK(m[1].str().size() > 6);
+    if (m[2] == "counter") CHECK(m[1].str().substr(m[1].str().size() - 6) == "_total");
+  }
+  CHECK(families >= 15);
+  // No token or ID ever becomes a label value.
+  CHECK(metrics.body.find(w.token_admin_a) == std::string::npos);
+  CHECK(metrics.body.find(w.park_a1) == std::string::npos);
+  CHECK(metrics.body.find(w.loc_a1) == std::string::npos);
+}
+
+TEST_CASE("the systemd unit verifies and its exposure is rated 2.0 or lower") {
+  const auto dir = test::make_temp_dir("wcp-unit-");
+  std::ifstream in(std::string(WCP_SOURCE_DIR) + "/systemd/webex-cache-proxy.service");
+  std::stringstream unit;
+  unit << in.rdbuf();
+  std::string text = unit.str();
+  // Verify against the binary just built.
+  const std::string installed = "/usr/local/bin/webex-cache-proxy";
+  REQUIRE(text.find(installed) != std::string::npos);
+  text.replace(text.find(installed), installed.size(), WCP_PROXY_BINARY);
+  std::ofstream(dir + "/webex-cache-proxy.service") << text;
+
+  auto [vrc, vout] = shell("systemd-analyze verify " + dir + "/webex-cache-proxy.service");
+  CAPTURE(vout);
+  CHECK(vrc == 0);
+  auto [src, sout] =
+      shell("systemd-analyze security --offline=true " + dir + "/webex-cache-proxy.service");
+  std::smatch m;
+  REQUIRE(std::regex_search(sout, m, std::regex(R"(Overall exposure level for \S+: ([0-9.]+))")));
+  CAPTURE(sout);
+  CHECK(std::stod(m[1].str()) <= 2.0);
+  CHECK(text.find("Type=notify") != std::string::npos);
+  CHECK(text.find("ExecReload=") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("json logs are one JSON object per line - even for hostile input") {
+  fake::fake_webex f;
+  auto w = fake::populate_demo_world(f);
+  auto p = test::start_proxy({"--upstream", f.base_url(), "--log-format", "json"});
+  http_request(p.port, "GET", fake::call_park_path(w.loc_a1, w.park_a1), bearer(w.token_admin_a));
+  test::http_connection c(p.port);
+  c.send_raw("GET /v1/\"quoted\\ HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.is_closed_by_peer(milliseconds(500));
+  p.proc->wait_for_output("access method=GET");
+  std::istringstream in(p.proc->output());
+  std::string line;
+  int lines = 0;
+  const std::regex json_line(R"re(^\{"(time|level)":.*"message":"([^"\\]|\\.)*"\}$)re");
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    ++lines;
+    CAPTURE(line);
+    CHECK(std::regex_match(line, json_line));
+  }
+  CHECK(lines >= 3);
+}
+
+TEST_CASE("the access log names the token only by a fingerprint prefix") {
+  fake::fake_webex f;
+  auto w = fake::populate_demo_world(f);
+  auto p = test::start_proxy({"--upstream", f.base_url()});
+  http_request(p.port, "GET", fake::call_park_path(w.loc_a1, w.park_a1), bearer(w.token_admin_a));
+  http_request(p.port, "GET", "/v1/people/me", bearer(w.token_partner));
+  const auto line = p.proc->wait_for_output("route=passthrough");
+  CHECK(std::regex_search(line, std::regex(R"(token=[0-9a-f]{8}\b)")));
+  const auto out = p.proc->output();
+  for (const auto& t : {w.token_admin_a, w.token_partner}) CHECK(out.find(t) == std::string::npos);
+}
+
+TEST_CASE("cmake --install puts the binary - the unit and the default config in place") {
+  const auto dir = test::make_temp_dir("wcp-install-");
+  const std::string build_dir = std::filesystem::path(WCP_PROXY_BINARY).parent_path();
+  auto [rc, out] = shell("DESTDIR=" + dir + " cmake --install " + build_dir + " --prefix /usr/local");
+  CAPTURE(out);
+  CHECK(rc == 0);
+  CHECK(std::filesystem::exists(dir + "/usr/local/bin/webex-cache-proxy"));
+  CHECK(std::filesystem::exists(dir + "/usr/local/lib/systemd/system/webex-cache-proxy.service"));
+  CHECK(std::filesystem::exists(dir + "/etc/webex-cache-proxy/webex-cache-proxy.conf"));
+  // The installed config is valid as it is.
+  auto [crc, cout] = shell(dir + "/usr/local/bin/webex-cache-proxy --config " + dir +
+                           "/etc/webex-cache-proxy/webex-cache-proxy.conf --check-config");
+  CAPTURE(cout);
+  CHECK(crc == 0);
+  std::filesystem::remove_all(dir);
+}
