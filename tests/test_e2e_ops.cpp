@@ -266,3 +266,10 @@ TEST_CASE("cmake --install puts the binary - the unit and the default config in 
   CHECK(crc == 0);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("under journald lines carry no timestamp of their own") {
+  fake::fake_webex f;
+  auto p = test::start_proxy({"--upstream", f.base_url()}, {"JOURNAL_STREAM=8:12345"});
+  const auto line = p.proc->wait_for_output("client listener on");
+  CHECK(line.rfind("info client listener on", 0) == 0);
+}

@@ -211,3 +211,29 @@ TEST_CASE("a burst of 1000 requests with one token during a 429 window sends one
   CHECK(refused == 1000);
   CHECK(s.fake.requests().size() == 1);
 }
+
+TEST_CASE("the leader's failure reaches every waiter once - and a waiter that leaves cancels nobody") {
+  stack s({"--upstream-timeout", "400ms"});
+  s.fake.set_response_delay(milliseconds(1500));
+  // One client gives up at once; the others wait for the leader's outcome.
+  {
+    test::http_connection quitter(s.proxy.port);
+    quitter.send_raw("GET " + park_a1(s.world) + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                     s.world.token_admin_a + "\r\n\r\n");
+  }
+  std::vector<std::thread> clients;
+  std::atomic<int> timeouts{0};
+  for (int i = 0; i < 10; ++i)
+    clients.emplace_back([&] {
+      try {
+        if (s.get(park_a1(s.world), s.world.token_admin_a).status == 504) ++timeouts;
+      } catch (const std::exception&) {
+      }
+    });
+  for (auto& c : clients) c.join();
+  CHECK(timeouts == 10);
+  CHECK(s.fake.count("GET", "/callParks/") <= 2);  // the quitter's flight, and at most one more
+  // Once upstream is quick again, the same resource is served normally.
+  s.fake.set_response_delay(milliseconds(0));
+  CHECK(s.get(park_a1(s.world), s.world.token_admin_a).status == 200);
+}
