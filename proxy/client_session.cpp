@@ -1,5 +1,7 @@
 #include "proxy/client_session.hpp"
 
+#include <optional>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -68,6 +70,10 @@ read_outcome classify_read_error(const beast::error_code& ec, bool in_body) {
     o.status = 431;
     o.message = "The request headers are larger than the proxy accepts.";
     o.reason = "header_too_large";
+  } else if (ec == net::error::message_size) {
+    o.status = 414;
+    o.message = "The request line is longer than the proxy accepts.";
+    o.reason = "target_too_long";
   } else if (ec == http::error::body_limit) {
     o.status = 413;
     o.message = "The request body is larger than the proxy accepts.";
@@ -77,8 +83,57 @@ read_outcome classify_read_error(const beast::error_code& ec, bool in_body) {
     o.message = "The request is malformed: " + ec.message() + ".";
     o.reason = "malformed";
   }
-  (void)in_body;
   return o;
+}
+
+// Reads until the buffer holds a whole request head (CRLF CRLF), at most `limit` bytes of it.
+net::awaitable<beast::error_code> read_head(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                            std::size_t limit) {
+  for (;;) {
+    const auto data = std::string_view(static_cast<const char*>(buffer.data().data()),
+                                       buffer.size());
+    const auto end = data.find("\r\n\r\n");
+    if (end != std::string_view::npos) co_return beast::error_code{};
+    // A head that ends with bare LFs is refused by the parser; let it see one.
+    if (data.find("\n\n") != std::string_view::npos) co_return beast::error_code{};
+    if (data.size() >= limit) {
+      // Not even the request line fits: that is an over-long target.
+      if (data.find("\r\n") == std::string_view::npos)
+        co_return beast::error_code(net::error::message_size);
+      co_return beast::error_code(http::error::header_limit);
+    }
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(std::min<std::size_t>(4096, limit + 4 - data.size())), use_tuple);
+    if (ec) co_return ec;
+    buffer.commit(n);
+  }
+}
+
+// Obsolete line folding: a line of the head that starts with a space or tab.
+bool has_obs_fold(const beast::flat_buffer& buffer) {
+  const auto data = std::string_view(static_cast<const char*>(buffer.data().data()),
+                                     buffer.size());
+  auto end = data.find("\r\n\r\n");
+  const auto head = data.substr(0, end == std::string_view::npos ? data.size() : end + 2);
+  for (std::size_t i = head.find('\n'); i != std::string_view::npos; i = head.find('\n', i + 1))
+    if (i + 1 < head.size() && (head[i + 1] == ' ' || head[i + 1] == '\t')) return true;
+  return false;
+}
+
+// Framing a proxy must not pass on: both Content-Length and Transfer-Encoding, several
+// Content-Lengths, or a transfer coding other than plain chunked.
+std::optional<std::string> framing_problem(const http::request_header<>& head) {
+  const auto lengths = head.count(http::field::content_length);
+  const auto codings = head.count(http::field::transfer_encoding);
+  if (lengths && codings) return "The request has both Content-Length and Transfer-Encoding.";
+  if (lengths > 1) return "The request has more than one Content-Length.";
+  if (codings > 1) return "The request has more than one Transfer-Encoding.";
+  if (codings) {
+    auto te = std::string_view(head[http::field::transfer_encoding]);
+    while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
+    while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+    if (!beast::iequals(te, "chunked")) return "Only 'Transfer-Encoding: chunked' is accepted.";
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -121,7 +176,19 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
     parser.body_limit(lim.max_body_bytes);
 
     stream.expires_after(lim.header_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    // The whole head first, so that its raw bytes can be checked for what the parser would
+    // quietly accept: obsolete line folding.
+    beast::error_code hec = co_await read_head(stream, buffer, lim.max_header_bytes);
+    if (!hec && has_obs_fold(buffer)) {
+      ctx.metrics.bad_requests.with({"smuggling"}).inc();
+      spdlog::info("refused a request with obsolete line folding");
+      co_await refuse(400, "The request uses obsolete line folding.", 11);
+      break;
+    }
+    if (!hec) {
+      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+      hec = ec;
+    }
     if (hec) {
       auto o = classify_read_error(hec, false);
       if (!o.reason.empty()) ctx.metrics.bad_requests.with({std::string(o.reason)}).inc();
@@ -136,12 +203,12 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
     }
 
     const auto& head = parser.get();
-    // A request framed two ways is how smuggling starts: refuse it outright.
-    if (head.count(http::field::content_length) && head.count(http::field::transfer_encoding)) {
+    // A request framed two ways, or framed in a way two parsers may read differently, is how
+    // smuggling starts: refuse it outright.
+    if (auto framing = framing_problem(head)) {
       ctx.metrics.bad_requests.with({"smuggling"}).inc();
-      spdlog::info("refused a request with both Content-Length and Transfer-Encoding");
-      co_await refuse(400, "The request has both Content-Length and Transfer-Encoding.",
-                      head.version());
+      spdlog::info("refused a request: {}", *framing);
+      co_await refuse(400, *framing, head.version());
       break;
     }
 
