@@ -12,6 +12,7 @@
 
 #include "fake_webex/demo_world.hpp"
 #include "fake_webex/fake_webex.hpp"
+#include "support/e2e.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/test_ca.hpp"
@@ -22,34 +23,8 @@ using test::http_request;
 
 namespace {
 
-header_list bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
-
-// A fake Webex with the demo world and a proxy in front of it.
-struct stack {
-  explicit stack(std::vector<std::string> args = {}, fake::options fo = {})
-      : fake(std::move(fo)), world(fake::populate_demo_world(fake)) {
-    args.insert(args.begin(), {"--upstream", fake.base_url(), "--log-level", "debug"});
-    proxy = test::start_proxy(std::move(args));
-  }
-
-  test::http_response get(const std::string& target, header_list h = {}) {
-    return http_request(proxy.port, "GET", target, std::move(h));
-  }
-
-  // The value of one metric line (exact name and labels) on /metrics, or -1 if absent.
-  double metric(const std::string& series) {
-    auto res = http_request(proxy.admin_port, "GET", "/metrics");
-    std::istringstream in(res.body);
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    return -1;
-  }
-
-  fake::fake_webex fake;
-  fake::demo_world world;
-  test::proxy_process proxy;
-};
+using stack = test::e2e_stack;
+using test::bearer;
 
 std::string park_path(const fake::demo_world& w) { return fake::call_park_path(w.loc_a1, w.park_a1); }
 

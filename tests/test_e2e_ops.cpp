@@ -17,6 +17,7 @@
 
 #include "fake_webex/demo_world.hpp"
 #include "fake_webex/fake_webex.hpp"
+#include "support/e2e.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 
@@ -28,7 +29,7 @@ using std::chrono::seconds;
 
 namespace {
 
-header_list bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+using test::bearer;
 
 // Runs a shell command; yields its exit code and output.
 std::pair<int, std::string> shell(const std::string& cmd) {

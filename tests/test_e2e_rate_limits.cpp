@@ -9,6 +9,7 @@
 
 #include "fake_webex/demo_world.hpp"
 #include "fake_webex/fake_webex.hpp"
+#include "support/e2e.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 
@@ -21,28 +22,8 @@ using std::chrono::steady_clock;
 
 namespace {
 
-header_list bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
-
-struct stack {
-  explicit stack(std::vector<std::string> args = {}) : world(fake::populate_demo_world(fake)) {
-    args.insert(args.begin(), {"--upstream", fake.base_url()});
-    proxy = test::start_proxy(std::move(args));
-  }
-  test::http_response get(const std::string& target, const std::string& token) {
-    return http_request(proxy.port, "GET", target, bearer(token));
-  }
-  double metric(const std::string& series) {
-    auto res = http_request(proxy.admin_port, "GET", "/metrics");
-    std::istringstream in(res.body);
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    return -1;
-  }
-  fake::fake_webex fake;
-  fake::demo_world world;
-  test::proxy_process proxy;
-};
+using stack = test::e2e_stack;
+using test::bearer;
 
 fake::scripted_response refusal(unsigned status, std::string retry_after) {
   fake::scripted_response r;

@@ -10,6 +10,7 @@
 
 #include "fake_webex/demo_world.hpp"
 #include "fake_webex/fake_webex.hpp"
+#include "support/e2e.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/redis_server.hpp"
@@ -20,30 +21,10 @@ using test::http_request;
 
 namespace {
 
-header_list bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
-
-header_list json_bearer(const std::string& token) {
-  return {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}};
-}
-
-double metric(std::uint16_t admin_port, const std::string& series) {
-  auto res = http_request(admin_port, "GET", "/metrics");
-  std::istringstream in(res.body);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  return 0;
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return pred();
-}
+using test::bearer;
+using test::eventually;
+using test::json_bearer;
+using test::metric;
 
 // One instance, embedded store: the writer is the reader.
 struct single {
