@@ -100,7 +100,8 @@ std::optional<entry> deserialise(std::string_view in) {
   std::uint64_t status = 0, stored = 0, expires = 0;
   if (!take_number(in, status) || status < 100 || status > 599) return std::nullopt;
   if (!take_number(in, stored) || !take_number(in, expires) || expires < stored) return std::nullopt;
-  constexpr std::uint64_t max_ms = 253402300799000ull;  // year 9999
+  // 2200-01-01: far past any real entry, well inside what the clock (ns since 1970) can hold.
+  constexpr std::uint64_t max_ms = 7258118400000ull;
   if (stored > max_ms || expires > max_ms) return std::nullopt;
   if (!take_field(in, e.content_type) || !take_field(in, e.tracking_id) ||
       !take_field(in, e.body) || !in.empty())

@@ -8,6 +8,8 @@ std::string_view to_string(resource_kind kind) {
 
 bool is_valid_id(std::string_view id) {
   if (id.empty() || id.size() > max_id_length) return false;
+  // Padding alone would normalise to nothing.
+  if (id.find_first_not_of('=') == std::string_view::npos) return false;
   for (unsigned char c : id) {
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '=' || c == '_' || c == '-';

@@ -19,8 +19,8 @@ std::string_view to_string(resource_kind kind);  // "callParks", "paging"
 
 inline constexpr std::size_t max_id_length = 512;
 
-// An ID the proxy accepts: 1..512 characters from [A-Za-z0-9=_-]. Whether it decodes as base64
-// does not matter (Webex's own samples don't all decode).
+// An ID the proxy accepts: 1..512 characters from [A-Za-z0-9=_-], not all of them '='. Whether
+// it decodes as base64 does not matter (Webex's own samples don't all decode).
 bool is_valid_id(std::string_view id);
 
 // The ID with trailing '=' padding removed. REQUIRES: is_valid_id(id).

@@ -62,6 +62,9 @@ bool clock(std::string_view& s, int& h, int& mi, int& sec) {
 std::optional<std::chrono::system_clock::time_point> make_time(int y, int m, int d, int h, int mi,
                                                                int sec) {
   using namespace std::chrono;
+  // The clock counts nanoseconds (years ~1678-2262); a date outside 1900-2200 is no real
+  // Retry-After and must not overflow it.
+  if (y < 1900 || y > 2200) return std::nullopt;
   const year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(m)},
                            std::chrono::day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return std::nullopt;

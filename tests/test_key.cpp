@@ -16,6 +16,8 @@ TEST_CASE("valid IDs") {
   CHECK_FALSE(is_valid_id("a+b"));
   CHECK_FALSE(is_valid_id("a b"));
   CHECK_FALSE(is_valid_id(std::string_view("a\0b", 3)));
+  CHECK_FALSE(is_valid_id("="));  // found by fuzzing: padding alone normalises to ""
+  CHECK_FALSE(is_valid_id("=="));
 }
 
 TEST_CASE("normalisation strips only trailing padding") {
@@ -106,4 +108,6 @@ TEST_CASE("malformed serialised entries are refused") {
   bad_status.replace(6, 3, "999");
   CHECK_FALSE(deserialise(bad_status).has_value());
   for (std::size_t cut = 0; cut < good.size(); ++cut) CHECK_FALSE(deserialise(good.substr(0, cut)).has_value());
+  // Found by fuzzing: times the clock cannot hold (year 9999) must be refused, not overflow.
+  CHECK_FALSE(deserialise("WCPE1\n599\n253402300799000\n253402300799000\n10\ntext/plain1\nt1\nx").has_value());
 }

@@ -109,6 +109,8 @@ TEST_CASE("IDs that cannot be IDs are refused with 400") {
   CHECK(route_request("GET", "/v1/telephony/config/locations/l%21/callParks/X").kind ==
         route_kind::invalid);
   CHECK(route_request("PUT", base + "/callParks/a$b").kind == route_kind::invalid);
+  CHECK(route_request("GET", "/v1/telephony/config/locations/==/callParks/=").kind ==
+        route_kind::invalid);  // padding alone is no ID
 }
 
 TEST_CASE("IDs that do not decode as base64 are still accepted") {

@@ -1,0 +1,58 @@
+// Fuzzes the router: input is "<method> <target>" (split at the first space or newline; no
+// separator = empty method). Checks the route's invariants and exercises key()/org_variant().
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "cache/key.hpp"
+#include "proxy/router.hpp"
+
+#define FUZZ_CHECK(cond)                                                      \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
+      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                           \
+    }                                                                         \
+  } while (0)
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const auto sep = input.find_first_of(" \n");
+  const std::string_view method = sep == std::string_view::npos ? std::string_view() : input.substr(0, sep);
+  const std::string_view target = sep == std::string_view::npos ? input : input.substr(sep + 1);
+
+  using wcp::proxy::route_kind;
+  const wcp::proxy::route r = wcp::proxy::route_request(method, target);
+  const std::string_view label = wcp::proxy::route_label(r);
+  FUZZ_CHECK(!label.empty());
+
+  if (r.kind == route_kind::invalid) {
+    FUZZ_CHECK(r.error_status == 400);
+    FUZZ_CHECK(!r.error.empty());
+    return 0;
+  }
+  FUZZ_CHECK(r.error_status == 0);
+  if (!r.is_resource()) return 0;
+
+  FUZZ_CHECK(r.kind == route_kind::cached_read ? (method == "GET" || method == "HEAD")
+                                               : (method == "PUT" || method == "DELETE"));
+  FUZZ_CHECK(!r.cacheable || r.kind == route_kind::cached_read);
+  FUZZ_CHECK(wcp::cache::is_valid_id(r.location_id));
+  FUZZ_CHECK(wcp::cache::is_valid_id(r.resource_id));
+  if (r.org_id) FUZZ_CHECK(wcp::cache::is_valid_id(*r.org_id));
+
+  const wcp::cache::resource_key key = r.key();
+  FUZZ_CHECK(key.kind == r.resource);
+  FUZZ_CHECK(key.location == wcp::cache::normalise_id(r.location_id));
+  FUZZ_CHECK(key.id == wcp::cache::normalise_id(r.resource_id));
+  const std::string org = r.org_variant();
+  FUZZ_CHECK(r.org_id || org.empty());
+  const wcp::cache::variant_key variant{key, org};
+  const std::string s = variant.str();
+  FUZZ_CHECK(s.size() == key.str().size() + 1 + org.size());
+  (void)wcp::cache::resource_key_hash{}(key);
+  return 0;
+}
