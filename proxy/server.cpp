@@ -363,6 +363,9 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
   auto* st = &m.state;
   m.metrics_registry.add_gauge_fn("webex_cache_proxy_ready", "1 when serving, 0 when draining.",
                                   [st] { return st->listening && !st->draining ? 1.0 : 0.0; });
+  m.metrics_registry.add_gauge_fn("webex_cache_proxy_requests_in_flight",
+                                  "Client requests read and not yet answered.",
+                                  [st] { return static_cast<double>(st->in_flight.load()); });
 
   upstream_settings us;
   us.url = m.upstream;

@@ -140,7 +140,9 @@ TEST_CASE("quirky Retry-After values never cause more than a few upstream reques
 
 TEST_CASE("concurrent identical misses become one upstream request") {
   stack s;
-  s.fake.set_response_delay(milliseconds(300));
+  // The first request upstream is held until every client's request is in the proxy, so that
+  // none of them can arrive after the answer (and be a plain hit), however slow the machine.
+  s.fake.hold_next("GET", "/callParks/");
   std::vector<std::thread> clients;
   std::atomic<int> ok{0};
   std::mutex mu;
@@ -158,6 +160,9 @@ TEST_CASE("concurrent identical misses become one upstream request") {
         failures.push_back(e.what());
       }
     });
+  CHECK(test::eventually([&] { return s.metric("webex_cache_proxy_requests_in_flight") == 40; }));
+  CHECK(s.fake.held() == 1);
+  s.fake.release_held();
   for (auto& c : clients) c.join();
   for (const auto& f : failures) FAIL_CHECK(f);
   if (!failures.empty()) MESSAGE(s.proxy.proc->output());
