@@ -249,6 +249,9 @@ const std::vector<setting>& settings() {
     t.push_back(std::move(cfg_file));
     t.push_back(address("listen", "client listener", &config::listen));
     t.push_back(address("admin-listen", "admin listener: metrics, health, purge", &config::admin_listen));
+    t.push_back(text("tls-cert", "FILE", "PEM certificate (chain): serve clients over HTTPS",
+                     &config::tls_cert));
+    t.push_back(text("tls-key", "FILE", "PEM private key of --tls-cert", &config::tls_key));
     t.push_back(text("upstream", "URL", "Webex API base URL, http:// or https://", &config::upstream));
     t.push_back(text("upstream-ca", "FILE", "PEM bundle to trust instead of the system store",
                      &config::upstream_ca));
@@ -438,6 +441,15 @@ void validate_impl(const config& c, const source_fn& source) {
   if (!c.upstream_ca.empty()) {
     if (auto why = unreadable_file(c.upstream_ca); !why.empty())
       fail("upstream-ca", "cannot read " + quote(c.upstream_ca) + ": " + why, source);
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    fail(c.tls_cert.empty() ? "tls-cert" : "tls-key",
+         "--tls-cert and --tls-key go together: set both or neither", source);
+  for (const auto& [name, file] : {std::pair<const char*, const std::string&>{"tls-cert", c.tls_cert},
+                                   {"tls-key", c.tls_key}}) {
+    if (file.empty()) continue;
+    if (auto why = unreadable_file(file); !why.empty())
+      fail(name, "cannot read " + quote(file) + ": " + why, source);
   }
   check_redis(c.redis, source);
   if (c.redis_prefix.empty() || c.redis_prefix.size() > 64 ||

@@ -31,6 +31,8 @@ struct config {
 
   endpoint listen{"127.0.0.1", 8080};             // client listener
   endpoint admin_listen{"127.0.0.1", 9464};       // metrics, health, purge
+  std::string tls_cert;                           // PEM certificate (chain): the client listener speaks HTTPS
+  std::string tls_key;                            // PEM private key of tls_cert; both or neither
 
   std::string upstream = "https://webexapis.com"; // Webex API base URL, http:// or https://
   std::string upstream_ca;                        // PEM bundle to trust instead of the system store

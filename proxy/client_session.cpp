@@ -12,6 +12,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <spdlog/spdlog.h>
 
 #include "proxy/webex_error.hpp"
@@ -87,7 +88,8 @@ read_outcome classify_read_error(const beast::error_code& ec, bool in_body) {
 }
 
 // Reads until the buffer holds a whole request head (CRLF CRLF), at most `limit` bytes of it.
-net::awaitable<beast::error_code> read_head(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+template <class Stream>
+net::awaitable<beast::error_code> read_head(Stream& stream, beast::flat_buffer& buffer,
                                             std::size_t limit) {
   for (;;) {
     const auto data = std::string_view(static_cast<const char*>(buffer.data().data()),
@@ -136,14 +138,10 @@ std::optional<std::string> framing_problem(const http::request_header<>& head) {
   return std::nullopt;
 }
 
-}  // namespace
-
-net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_context ctx) {
-  ctx.state.connections.fetch_add(1);
-  ctx.metrics.client_connections().add(1);
-  beast::tcp_stream stream(std::move(socket));
-  beast::error_code ignored;
-  stream.socket().set_option(net::ip::tcp::no_delay(true), ignored);
+// Serves requests on one connection (plain or TLS) until it ends; the caller closes it.
+template <class Stream>
+net::awaitable<void> serve(Stream& stream, session_context& ctx) {
+  auto& tcp = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   const auto& lim = ctx.limits;
 
@@ -154,7 +152,7 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
     res.set("X-Cache", "BYPASS");
     res.keep_alive(false);
     ctx.metrics.responses.with({std::string(status_class(status))}).inc();
-    stream.expires_after(lim.body_timeout);
+    tcp.expires_after(lim.body_timeout);
     co_await http::async_write(stream, res, use_tuple);
   };
 
@@ -163,8 +161,8 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
 
     // Wait for the next request's first bytes under the idle timeout.
     if (buffer.size() == 0) {
-      idle_mark mark(ctx.idle, &stream.socket());
-      stream.expires_after(lim.idle_timeout);
+      idle_mark mark(ctx.idle, &tcp.socket());
+      tcp.expires_after(lim.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
       if (ec) break;
       buffer.commit(n);
@@ -175,7 +173,7 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
     parser.header_limit(static_cast<std::uint32_t>(lim.max_header_bytes));
     parser.body_limit(lim.max_body_bytes);
 
-    stream.expires_after(lim.header_timeout);
+    tcp.expires_after(lim.header_timeout);
     // The whole head first, so that its raw bytes can be checked for what the parser would
     // quietly accept: obsolete line folding.
     beast::error_code hec = co_await read_head(stream, buffer, lim.max_header_bytes);
@@ -222,11 +220,11 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
           break;
         }
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        stream.expires_after(lim.body_timeout);
+        tcp.expires_after(lim.body_timeout);
         auto [cec, cn] = co_await net::async_write(stream, net::buffer(cont), use_tuple);
         if (cec) break;
       }
-      stream.expires_after(lim.body_timeout);
+      tcp.expires_after(lim.body_timeout);
       auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
       if (bec) {
         auto o = classify_read_error(bec, true);
@@ -252,7 +250,7 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
     if (!a.stream) {
       a.response.keep_alive(keep_alive);
       status = a.response.result_int();
-      stream.expires_after(lim.body_timeout);
+      tcp.expires_after(lim.body_timeout);
       auto [wec, wn] = co_await http::async_write(stream, a.response, use_tuple);
       broken = static_cast<bool>(wec);
     } else {
@@ -279,7 +277,7 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
       res.body().more = !no_body;
 
       http::response_serializer<http::buffer_body> sr{res};
-      stream.expires_after(lim.body_timeout);
+      tcp.expires_after(lim.body_timeout);
       auto [hwec, hwn] = co_await http::async_write_header(stream, sr, use_tuple);
       broken = static_cast<bool>(hwec);
       char chunk[16384];
@@ -297,7 +295,7 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
         res.body().data = n ? chunk : nullptr;
         res.body().size = n;
         res.body().more = !done;
-        stream.expires_after(lim.body_timeout);
+        tcp.expires_after(lim.body_timeout);
         auto [bwec, bwn] = co_await http::async_write(stream, sr, use_tuple);
         if (bwec == http::error::need_buffer) bwec = {};
         if (bwec) broken = true;
@@ -320,9 +318,38 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
 
     if (broken || !keep_alive) break;
   }
+}
 
-  stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-  stream.close();
+}  // namespace
+
+net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_context ctx) {
+  ctx.state.connections.fetch_add(1);
+  ctx.metrics.client_connections().add(1);
+  beast::error_code ignored;
+  socket.set_option(net::ip::tcp::no_delay(true), ignored);
+
+  if (ctx.tls) {
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *ctx.tls);
+    auto& tcp = beast::get_lowest_layer(stream);
+    tcp.expires_after(ctx.limits.header_timeout);
+    auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+    if (hec) {
+      // A port scan, a plain-HTTP client or a client that does not trust the certificate.
+      ctx.metrics.bad_requests.with({"tls"}).inc();
+      spdlog::info("closed a connection: TLS handshake failed: {}", hec.message());
+    } else {
+      co_await serve(stream, ctx);
+      // close_notify, without waiting long for the client's.
+      tcp.expires_after(std::chrono::seconds(1));
+      co_await stream.async_shutdown(use_tuple);
+    }
+    tcp.close();
+  } else {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serve(stream, ctx);
+    stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    stream.close();
+  }
   ctx.metrics.client_connections().add(-1);
   ctx.state.connections.fetch_sub(1);
 }

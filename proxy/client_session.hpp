@@ -13,6 +13,10 @@
 #include "proxy/proxy_service.hpp"
 #include "proxy/server_state.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace wcp::proxy {
 
 struct client_limits {
@@ -32,6 +36,8 @@ struct session_context {
   const client_limits& limits;
   // Sessions waiting for a request, so that a drain can close them; owned by the worker thread.
   std::unordered_set<net::ip::tcp::socket*>& idle;
+  // With --tls-cert: the server context, and every connection starts with a TLS handshake.
+  ssl::context* tls = nullptr;
 };
 
 net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_context ctx);

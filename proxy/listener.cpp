@@ -3,9 +3,13 @@
 #include <stdexcept>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <openssl/ssl.h>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
+
+#include "config/config.hpp"
 
 namespace wcp::proxy {
 
@@ -30,6 +34,27 @@ net::ip::tcp::acceptor bind_listener(net::io_context& ioc, const std::string& ho
   }
   throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
                            last_error);
+}
+
+std::shared_ptr<ssl::context> make_server_tls_context(const std::string& cert_file,
+                                                      const std::string& key_file) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                   ssl::context::single_dh_use);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(cert_file, ec);
+  if (ec)
+    throw config::config_error("--tls-cert: cannot load a PEM certificate from " + cert_file +
+                               ": " + ec.message());
+  ctx->use_private_key_file(key_file, ssl::context::pem, ec);
+  if (ec)
+    throw config::config_error("--tls-key: cannot load a PEM private key from " + key_file +
+                               ": " + ec.message());
+  // A key that does not belong to the certificate would fail every handshake: refuse to start.
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+    throw config::config_error("--tls-key: " + key_file + " is not the key of " + cert_file);
+  return ctx;
 }
 
 net::awaitable<void> accept_loop(net::ip::tcp::acceptor& acceptor,

@@ -87,6 +87,10 @@ int main(int argc, char** argv) {
     wcp::proxy::server server(cfg, reload);
     server.start();
     return server.run();
+  } catch (const wcp::config::config_error& e) {
+    // A setting that validated but does not work (a certificate that does not load).
+    spdlog::critical("{}", e.what());
+    return 2;
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

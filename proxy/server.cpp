@@ -64,7 +64,8 @@ struct server::impl {
   live_settings live;
   client_limits limits;
   upstream_url upstream;
-  std::shared_ptr<ssl::context> tls;
+  std::shared_ptr<ssl::context> tls;         // upstream (client side)
+  std::shared_ptr<ssl::context> client_tls;  // client listener (server side), with --tls-cert
   // Embedded mode: one in-process store and grants. Redis mode: L1 + Redis behind tiered.
   std::unique_ptr<cache::memory_store> store;
   std::unique_ptr<cache::memory_grants> grants;
@@ -166,7 +167,7 @@ struct server::impl {
       });
       return;
     }
-    session_context ctx{*service, *w->pool, metrics, state, limits, w->idle};
+    session_context ctx{*service, *w->pool, metrics, state, limits, w->idle, client_tls.get()};
     net::co_spawn(w->ioc, run_client_session(std::move(socket), ctx), net::detached);
   }
 
@@ -187,6 +188,8 @@ struct server::impl {
                                          next->admin_listen.port != cfg.admin_listen.port);
     restart_needed("--upstream", next->upstream != cfg.upstream);
     restart_needed("--upstream-ca", next->upstream_ca != cfg.upstream_ca);
+    restart_needed("--tls-cert", next->tls_cert != cfg.tls_cert);
+    restart_needed("--tls-key", next->tls_key != cfg.tls_key);
     restart_needed("--redis", next->redis != cfg.redis);
     restart_needed("--threads", next->threads != cfg.threads);
     restart_needed("--memory-max-bytes", next->memory_max_bytes != cfg.memory_max_bytes);
@@ -299,6 +302,7 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
   if (!url) throw std::runtime_error("--upstream: not an http:// or https:// URL");
   m.upstream = *url;
   if (m.upstream.tls) m.tls = make_client_tls_context(m.cfg.upstream_ca);
+  if (!m.cfg.tls_cert.empty()) m.client_tls = make_server_tls_context(m.cfg.tls_cert, m.cfg.tls_key);
 
   unsigned threads = m.cfg.threads ? m.cfg.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; ++i) m.workers.push_back(std::make_unique<impl::worker>());
@@ -394,7 +398,8 @@ void server::start() {
     return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" +
            std::to_string(ep.port());
   };
-  spdlog::info("client listener on {}", show(m.client_acceptor->local_endpoint()));
+  spdlog::info("client listener on {}{}", show(m.client_acceptor->local_endpoint()),
+               m.client_tls ? " (HTTPS)" : "");
   spdlog::info("admin listener on {}", show(m.admin_acceptor->local_endpoint()));
   spdlog::info("upstream {}, {} worker threads, in-process store of {} bytes", m.cfg.upstream,
                m.workers.size(), m.cfg.memory_max_bytes);

@@ -303,6 +303,19 @@ TEST_CASE("validate rejects bad settings") {
   CHECK(validate_error(c).empty());
 
   c = good;
+  temp_file cert("-----BEGIN CERTIFICATE-----\n");
+  temp_file key("-----BEGIN PRIVATE KEY-----\n");
+  c.tls_cert = cert.path;
+  CHECK(contains(validate_error(c), "--tls-key"));  // one without the other
+  c.tls_key = key.path;
+  CHECK(validate_error(c).empty());
+  c.tls_key = "/nonexistent/key.pem";
+  CHECK(contains(validate_error(c), "--tls-key"));
+  c.tls_cert.clear();
+  c.tls_key = key.path;
+  CHECK(contains(validate_error(c), "--tls-cert"));
+
+  c = good;
   for (const char* r : {"none", "redis://127.0.0.1:6379", "redis://:secret@cache:6379/2", "redis://cache",
                         "unix:///run/redis.sock"}) {
     CAPTURE(r);

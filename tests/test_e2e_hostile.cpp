@@ -3,6 +3,7 @@
 // answer, never hand one tenant's data to another — and keep serving everyone else.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "support/e2e.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/test_ca.hpp"
 
 using namespace wcp;
 using test::header_list;
@@ -221,4 +223,49 @@ TEST_CASE("nothing leaks: across a random mix of tokens - orgs and locations eve
     else CHECK(via_proxy.body.find("\"name\"") == std::string::npos);
   }
   CHECK(served_from_cache > 50);  // the cache was really in play
+}
+
+TEST_CASE("TLS on the client listener: a client trusting the CA is served - others are not") {
+  const auto dir = test::make_temp_dir("wcp-listener-pki-");
+  const auto pki = test::make_test_pki(dir);
+  stack s({"--tls-cert", pki.server_cert, "--tls-key", pki.server_key});
+  const auto path = park_a1(s.world);
+  const header_list auth = bearer(s.world.token_admin_a);
+
+  auto first = test::https_request(s.proxy.port, pki.ca_cert, "GET", path, auth);
+  CHECK(first.status == 200);
+  CHECK(first.header("X-Cache") == "MISS");
+  CHECK(first.body.find(fake::demo_park_a1_name) != std::string::npos);
+  auto second = test::https_request(s.proxy.port, pki.ca_cert, "GET", path, auth, {},
+                                    seconds(10), "127.0.0.1");
+  CHECK(second.status == 200);
+  CHECK(second.header("X-Cache") == "HIT");
+  CHECK(second.body == first.body);
+  // The token crossed the encrypted hop and reached upstream byte for byte.
+  REQUIRE(s.fake.requests().size() == 1);
+  CHECK(s.fake.requests().front().authorization == "Bearer " + s.world.token_admin_a);
+
+  // A client that trusts another CA refuses the proxy; a plain-HTTP client gets no answer.
+  CHECK_THROWS(test::https_request(s.proxy.port, pki.other_ca_cert, "GET", path, auth));
+  CHECK_THROWS(http_request(s.proxy.port, "GET", path, auth, {}, seconds(5)));
+  CHECK(test::eventually(
+      [&] { return s.metric(R"(webex_cache_proxy_bad_requests_total{reason="tls"})") >= 2; }));
+  // ... and the daemon keeps serving.
+  CHECK(test::https_request(s.proxy.port, pki.ca_cert, "GET", path, auth).header("X-Cache") == "HIT");
+  CHECK(s.fake.requests().size() == 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a TLS key that does not belong to the certificate stops the daemon with code 2") {
+  const auto dir = test::make_temp_dir("wcp-listener-pki-");
+  const auto pki = test::make_test_pki(dir);
+  // The CA certificate with the server's key: both load, but they do not match.
+  test::process p(WCP_PROXY_BINARY, {"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                                     "--tls-cert", pki.ca_cert, "--tls-key", pki.server_key});
+  CHECK(p.wait(seconds(10)) == 2);
+  CHECK(p.output().find("--tls-key") != std::string::npos);
+  test::process half(WCP_PROXY_BINARY, {"--tls-cert", pki.server_cert});
+  CHECK(half.wait(seconds(10)) == 2);
+  CHECK(half.output().find("--tls-key") != std::string::npos);
+  std::filesystem::remove_all(dir);
 }

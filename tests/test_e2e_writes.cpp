@@ -48,7 +48,10 @@ struct pair_on_redis {
     writer = test::start_proxy(args);
     other = test::start_proxy(args);
     for (auto* p : {&writer, &other})
-      REQUIRE(eventually([&] { return metric(p->admin_port, "webex_cache_proxy_redis_subscribed") == 1; }));
+      REQUIRE(eventually([&] {
+        return metric(p->admin_port, "webex_cache_proxy_redis_up") == 1 &&
+               metric(p->admin_port, "webex_cache_proxy_redis_subscribed") == 1;
+      }));
   }
   test::proxy_process& reader() { return other; }
   double remote_seen() {
