@@ -1,0 +1,32 @@
+-- Every request asks for a resource never asked for before: misses for any cache.
+--   wrk -s bench/lua/unique.lua URL -- PATH_PREFIX TOKEN [LIMIT]
+-- PATH_PREFIX ends where the ID starts; IDs are PATH_PREFIX .. a running number. With LIMIT,
+-- the run ends after that many answers (to fill a cache with exactly LIMIT entries).
+local prefix, token
+local limit, sent, answered = 0, 0, 0
+
+-- wrk runs for its whole -d even after a thread stops: end the process once the count is in,
+-- saying how many answers arrived (the caller reads this line instead of wrk's summary).
+function finish()
+  io.write(string.format("%d answers\n", answered))
+  io.stdout:flush()
+  os.exit(0)
+end
+
+function init(args)
+  prefix = args[1]
+  token = args[2]
+  limit = tonumber(args[3] or "0")
+  if limit > 0 then
+    response = function(status, headers, body)
+      answered = answered + 1
+      if answered >= limit then finish() end
+    end
+  end
+end
+
+function request()
+  sent = sent + 1
+  local id = string.format("Y2lzY29zcGFyazovL3VzL0NBTExfUEFSSy9iZW5jaC0%010d", sent)
+  return wrk.format("GET", prefix .. id, { ["Authorization"] = "Bearer " .. token })
+end
