@@ -75,6 +75,12 @@ std::uint64_t to_ms(wall_clock::time_point t) {
 
 }  // namespace
 
+bool is_header_value(std::string_view v) noexcept {
+  for (unsigned char c : v)
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  return true;
+}
+
 // Layout: "WCPE1\n" status "\n" stored_at_ms "\n" expires_at_ms "\n", then content type,
 // tracking ID and body, each as length "\n" bytes.
 std::string serialise(const entry& e) {
@@ -106,6 +112,8 @@ std::optional<entry> deserialise(std::string_view in) {
   if (!take_field(in, e.content_type) || !take_field(in, e.tracking_id) ||
       !take_field(in, e.body) || !in.empty())
     return std::nullopt;
+  // They go out as headers of cached answers: nothing that could split an answer.
+  if (!is_header_value(e.content_type) || !is_header_value(e.tracking_id)) return std::nullopt;
   e.status = static_cast<unsigned>(status);
   e.stored_at = wall_clock::time_point(std::chrono::milliseconds(stored));
   e.expires_at = wall_clock::time_point(std::chrono::milliseconds(expires));

@@ -40,8 +40,13 @@ freshness freshness_at(const entry& e, wall_clock::time_point now, std::chrono::
 // Whole seconds since the entry was stored (the Age header); never negative.
 std::int64_t age_seconds(const entry& e, wall_clock::time_point now) noexcept;
 
+// Whether `v` may stand as an HTTP header value as it is: no control characters but HTAB (so no
+// CR, LF or NUL that could split an answer).
+bool is_header_value(std::string_view v) noexcept;
+
 // The entry as bytes for a shared store, and back. What comes back from a shared store is not
-// trusted: deserialise() checks every length and field and yields nullopt on anything malformed.
+// trusted: deserialise() checks every length and field (the kept headers must be header values)
+// and yields nullopt on anything malformed.
 std::string serialise(const entry& e);
 std::optional<entry> deserialise(std::string_view bytes);
 

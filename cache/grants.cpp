@@ -4,6 +4,14 @@ namespace wcp::cache {
 
 namespace {
 std::string scope_key(const grant_scope& s) { return s.org + "|" + s.location; }
+
+// The same, in a per-thread buffer: a lookup allocates nothing once the buffer has grown.
+std::string_view scope_key_view(const grant_scope& s) {
+  thread_local std::string buf;
+  buf.clear();
+  buf.append(s.org).append("|").append(s.location);
+  return buf;
+}
 }  // namespace
 
 memory_grants::memory_grants(std::size_t shard_count) {
@@ -19,9 +27,9 @@ bool memory_grants::holds_now(const token_fingerprint& token, const grant_scope&
                               clock::time_point now) {
   auto& s = shard_for(token);
   std::lock_guard lock(s.mu);
-  auto t = s.tokens.find(std::string(token.raw()));
+  auto t = s.tokens.find(token.raw());
   if (t == s.tokens.end()) return false;
-  auto g = t->second.find(scope_key(scope));
+  auto g = t->second.find(scope_key_view(scope));
   return g != t->second.end() && g->second > now;
 }
 
@@ -36,16 +44,16 @@ void memory_grants::learn_now(const token_fingerprint& token, const grant_scope&
 void memory_grants::drop_scope_now(const token_fingerprint& token, const grant_scope& scope) {
   auto& s = shard_for(token);
   std::lock_guard lock(s.mu);
-  auto t = s.tokens.find(std::string(token.raw()));
+  auto t = s.tokens.find(token.raw());
   if (t == s.tokens.end()) return;
-  t->second.erase(scope_key(scope));
+  if (auto g = t->second.find(scope_key_view(scope)); g != t->second.end()) t->second.erase(g);
   if (t->second.empty()) s.tokens.erase(t);
 }
 
 void memory_grants::drop_token_now(const token_fingerprint& token) {
   auto& s = shard_for(token);
   std::lock_guard lock(s.mu);
-  s.tokens.erase(std::string(token.raw()));
+  if (auto t = s.tokens.find(token.raw()); t != s.tokens.end()) s.tokens.erase(t);
 }
 
 void memory_grants::sweep(clock::time_point now) {

@@ -65,10 +65,18 @@ class memory_grants final : public grant_store {
   net::awaitable<void> drop_token(const token_fingerprint& token) override;
 
  private:
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  template <class V>
+  using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
   struct shard {
     mutable std::mutex mu;
     // token fingerprint (raw bytes) -> "org|location" -> expiry
-    std::unordered_map<std::string, std::unordered_map<std::string, clock::time_point>> tokens;
+    string_map<string_map<clock::time_point>> tokens;
   };
   shard& shard_for(const token_fingerprint& token);
   std::vector<std::unique_ptr<shard>> shards_;

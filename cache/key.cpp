@@ -1,21 +1,34 @@
 #include "cache/key.hpp"
 
+#include <array>
+
 namespace wcp::cache {
 
 std::string_view to_string(resource_kind kind) {
   return kind == resource_kind::call_park ? "callParks" : "paging";
 }
 
+namespace {
+// [A-Za-z0-9=_-]
+constexpr std::array<bool, 256> id_chars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  t['='] = t['_'] = t['-'] = true;
+  return t;
+}();
+}  // namespace
+
 bool is_valid_id(std::string_view id) {
   if (id.empty() || id.size() > max_id_length) return false;
-  // Padding alone would normalise to nothing.
-  if (id.find_first_not_of('=') == std::string_view::npos) return false;
+  bool all_padding = true;
   for (unsigned char c : id) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '=' || c == '_' || c == '-';
-    if (!ok) return false;
+    if (!id_chars[c]) return false;
+    all_padding = all_padding && c == '=';
   }
-  return true;
+  // Padding alone would normalise to nothing.
+  return !all_padding;
 }
 
 std::string_view normalise_id(std::string_view id) {
@@ -30,11 +43,25 @@ resource_key::resource_key(resource_kind k, std::string_view location_id,
 std::string resource_key::str() const {
   std::string s;
   s.reserve(12 + location.size() + id.size());
-  s.append(to_string(kind)).append("/").append(location).append("/").append(id);
+  append_to(s);
   return s;
 }
 
-std::string variant_key::str() const { return resource.str() + "@" + org; }
+void resource_key::append_to(std::string& out) const {
+  out.append(to_string(kind)).append("/").append(location).append("/").append(id);
+}
+
+std::string variant_key::str() const {
+  std::string s;
+  s.reserve(13 + resource.location.size() + resource.id.size() + org.size());
+  append_to(s);
+  return s;
+}
+
+void variant_key::append_to(std::string& out) const {
+  resource.append_to(out);
+  out.append("@").append(org);
+}
 
 std::size_t resource_key_hash::operator()(const resource_key& k) const noexcept {
   std::size_t h = std::hash<std::string_view>{}(k.id);

@@ -36,6 +36,7 @@ struct resource_key {
 
   // "callParks/<location>/<id>": readable, unique, used as a map key and in Redis key names.
   std::string str() const;
+  void append_to(std::string& out) const;  // appends str() to out
   friend bool operator==(const resource_key&, const resource_key&) = default;
 };
 
@@ -46,6 +47,7 @@ struct variant_key {
   std::string org;
 
   std::string str() const;  // resource.str() + "@" + org
+  void append_to(std::string& out) const;  // appends str() to out
   friend bool operator==(const variant_key&, const variant_key&) = default;
 };
 

@@ -80,7 +80,10 @@ void memory_store::drop_resource(shard& s, const std::string& resource) {
 
 entry_ptr memory_store::find(const variant_key& key) {
   auto& s = shard_for(key.resource);
-  const std::string v = key.str();
+  // The key text in a per-thread buffer: a hit allocates nothing.
+  thread_local std::string v;
+  v.clear();
+  key.append_to(v);
   std::lock_guard lock(s.mu);
   auto it = s.slots.find(v);
   if (it == s.slots.end()) return nullptr;

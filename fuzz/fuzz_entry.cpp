@@ -26,6 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(e->status >= 100 && e->status <= 599);
   FUZZ_CHECK(e->expires_at >= e->stored_at);
   FUZZ_CHECK(e->charge() >= e->body.size());
+  FUZZ_CHECK(wcp::cache::is_header_value(e->content_type));
+  FUZZ_CHECK(wcp::cache::is_header_value(e->tracking_id));
   (void)wcp::cache::age_seconds(*e, e->stored_at);
 
   const std::string again = wcp::cache::serialise(*e);

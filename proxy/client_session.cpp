@@ -1,5 +1,6 @@
 #include "proxy/client_session.hpp"
 
+#include <array>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
@@ -24,30 +25,32 @@ namespace {
 using steady = std::chrono::steady_clock;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-std::string_view status_class(unsigned status) {
-  switch (status / 100) {
-    case 1: return "1xx";
-    case 2: return "2xx";
-    case 3: return "3xx";
-    case 4: return "4xx";
-    default: return "5xx";
-  }
-}
+// Lists a session for the drain while it is open: one entry per connection, whose flag says
+// whether it waits for a request (a drain closes those at once).
+class registration {
+ public:
+  registration(session_registry& sessions, net::ip::tcp::socket* s)
+      : sessions_(sessions), it_(sessions.emplace(s, false).first) {}
+  ~registration() { sessions_.erase(it_); }
+  registration(const registration&) = delete;
+  registration& operator=(const registration&) = delete;
+  void idle(bool waiting) { it_->second = waiting; }
 
-// Keeps a session listed as idle (closable by a drain) while it waits for a request.
+ private:
+  session_registry& sessions_;
+  session_registry::iterator it_;
+};
+
+// Marks the session idle for a scope.
 class idle_mark {
  public:
-  idle_mark(std::unordered_set<net::ip::tcp::socket*>& set, net::ip::tcp::socket* s)
-      : set_(set), s_(s) {
-    set_.insert(s_);
-  }
-  ~idle_mark() { set_.erase(s_); }
+  explicit idle_mark(registration& r) : r_(r) { r_.idle(true); }
+  ~idle_mark() { r_.idle(false); }
   idle_mark(const idle_mark&) = delete;
   idle_mark& operator=(const idle_mark&) = delete;
 
  private:
-  std::unordered_set<net::ip::tcp::socket*>& set_;
-  net::ip::tcp::socket* s_;
+  registration& r_;
 };
 
 struct read_outcome {
@@ -144,6 +147,9 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
   auto& tcp = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   const auto& lim = ctx.limits;
+  token_memo memo;
+  std::string entry_head;  // reused for every answer from the cache
+  registration listed(ctx.sessions, &tcp.socket());
 
   auto refuse = [&](unsigned status, std::string_view message, unsigned version)
       -> net::awaitable<void> {
@@ -151,7 +157,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
                                              new_tracking_id());
     res.set("X-Cache", "BYPASS");
     res.keep_alive(false);
-    ctx.metrics.responses.with({std::string(status_class(status))}).inc();
+    ctx.metrics.response_cell(status).inc();
     tcp.expires_after(lim.body_timeout);
     co_await http::async_write(stream, res, use_tuple);
   };
@@ -161,7 +167,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
 
     // Wait for the next request's first bytes under the idle timeout.
     if (buffer.size() == 0) {
-      idle_mark mark(ctx.idle, &tcp.socket());
+      idle_mark mark(listed);
       tcp.expires_after(lim.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
       if (ec) break;
@@ -242,12 +248,25 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
 
     http::request<http::string_body> req = parser.release();
     ctx.state.in_flight.fetch_add(1);
-    answer a = co_await ctx.service.handle(req, ctx.pool);
+    answer a = co_await ctx.service.handle(req, ctx.pool, memo);
     bool keep_alive = req.keep_alive() && !ctx.state.draining.load();
     unsigned status = 0;
     bool broken = false;
 
-    if (!a.stream) {
+    if (a.entry) {
+      // From the cache: a head written straight into a reused buffer, then the stored body.
+      const auto& e = *a.entry;
+      status = e.status;
+      entry_head.clear();
+      format_entry_head(entry_head, e, a.cache, req.version(), keep_alive,
+                        cache::age_seconds(e, cache::wall_clock::now()));
+      const bool is_head = req.method() == http::verb::head;
+      const std::array<net::const_buffer, 2> out{
+          net::buffer(entry_head), is_head ? net::const_buffer() : net::buffer(e.body)};
+      tcp.expires_after(lim.body_timeout);
+      auto [wec, wn] = co_await net::async_write(stream, out, use_tuple);
+      broken = static_cast<bool>(wec);
+    } else if (!a.stream) {
       a.response.keep_alive(keep_alive);
       status = a.response.result_int();
       tcp.expires_after(lim.body_timeout);
@@ -307,9 +326,9 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
 
     const double seconds = std::chrono::duration<double>(steady::now() - started).count();
     const auto cache = to_string(a.cache);
-    ctx.metrics.requests.with({std::string(a.route), std::string(cache)}).inc();
-    ctx.metrics.responses.with({std::string(status_class(status))}).inc();
-    ctx.metrics.request_duration.with({std::string(cache)}).observe(seconds);
+    ctx.metrics.request_cell(a.route, a.cache).inc();
+    ctx.metrics.response_cell(status).inc();
+    ctx.metrics.duration_cell(a.cache).observe(seconds);
     spdlog::info("access method={} route={} status={} cache={} upstream_status={} "
                  "upstream_ms={:.1f} ms={:.2f} token={}",
                  std::string_view(req.method_string()), a.route, status, cache,

@@ -4,7 +4,7 @@
 
 #include <chrono>
 #include <functional>
-#include <unordered_set>
+#include <unordered_map>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -18,6 +18,8 @@ class context;
 }
 
 namespace wcp::proxy {
+
+using session_registry = std::unordered_map<net::ip::tcp::socket*, bool>;
 
 struct client_limits {
   std::size_t max_header_bytes = 16u << 10;
@@ -34,8 +36,9 @@ struct session_context {
   proxy_metrics& metrics;
   server_state& state;
   const client_limits& limits;
-  // Sessions waiting for a request, so that a drain can close them; owned by the worker thread.
-  std::unordered_set<net::ip::tcp::socket*>& idle;
+  // The worker thread's open sessions, each with whether it is waiting for a request (so that a
+  // drain can close it); owned by the worker thread.
+  session_registry& sessions;
   // With --tls-cert: the server context, and every connection starts with a TLS handshake.
   ssl::context* tls = nullptr;
 };

@@ -1,6 +1,8 @@
 #include "proxy/proxy_service.hpp"
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
@@ -107,6 +109,30 @@ std::string_view x_cache_value(cache_result r) noexcept {
 }
 }  // namespace
 
+void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
+                       unsigned version, bool keep_alive, std::int64_t age) {
+  char num[24];
+  auto append_number = [&](std::uint64_t n) {
+    const auto r = std::to_chars(num, num + sizeof num, n);
+    out.append(num, r.ptr);
+  };
+  out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  append_number(e.status);
+  out += ' ';
+  out.append(http::obsolete_reason(static_cast<http::status>(e.status)));
+  out.append("\r\n");
+  if (!e.content_type.empty()) out.append("Content-Type: ").append(e.content_type).append("\r\n");
+  if (!e.tracking_id.empty()) out.append("trackingid: ").append(e.tracking_id).append("\r\n");
+  out.append("X-Cache: ").append(x_cache_value(result)).append("\r\nAge: ");
+  append_number(static_cast<std::uint64_t>(std::max<std::int64_t>(age, 0)));
+  out.append("\r\nContent-Length: ");
+  append_number(e.body.size());
+  out.append("\r\n");
+  if (version == 10 && keep_alive) out.append("Connection: keep-alive\r\n");
+  if (version != 10 && !keep_alive) out.append("Connection: close\r\n");
+  out.append("\r\n");
+}
+
 proxy_metrics::proxy_metrics(registry& r)
     : requests(r.add_counter("webex_cache_proxy_requests_total",
                              "Client requests by route and cache result.", {"route", "cache"})),
@@ -148,6 +174,38 @@ proxy_metrics::proxy_metrics(registry& r)
                                  latency_buckets())),
       coalesced(r.add_counter("webex_cache_proxy_coalesced_requests_total",
                               "Misses answered by another request's upstream fetch.")) {}
+
+template <class Cell>
+Cell& proxy_metrics::resolve(std::atomic<Cell*>& slot, family<Cell>& f,
+                             std::vector<std::string> labels) {
+  Cell* cell = slot.load(std::memory_order_acquire);
+  if (!cell) {
+    // Two threads may both get here: family::with() hands both the same cell.
+    cell = &f.with(labels);
+    slot.store(cell, std::memory_order_release);
+  }
+  return *cell;
+}
+
+counter& proxy_metrics::request_cell(std::string_view route, cache_result cache) {
+  const std::size_t r = route == "call_park"      ? 0
+                        : route == "paging_group" ? 1
+                        : route == "passthrough"  ? 2
+                                                  : 3;
+  return resolve(request_cells_[r][static_cast<std::size_t>(cache)], requests,
+                 {std::string(route), std::string(to_string(cache))});
+}
+
+counter& proxy_metrics::response_cell(unsigned status) {
+  static constexpr std::array<std::string_view, 5> classes = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+  const std::size_t c = std::clamp(status / 100, 1u, 5u) - 1;
+  return resolve(response_cells_[c], responses, {std::string(classes[c])});
+}
+
+histogram& proxy_metrics::duration_cell(cache_result cache) {
+  return resolve(duration_cells_[static_cast<std::size_t>(cache)], request_duration,
+                 {std::string(to_string(cache))});
+}
 
 proxy_service::proxy_service(cache::store& store, cache::grant_store& grants,
                              cache::backoff_store& backoff, live_settings& live,
@@ -212,9 +270,20 @@ http::response<http::string_body> proxy_service::error_response(unsigned status,
   return res;
 }
 
+const cache::token_fingerprint& token_memo::of(std::string_view authorization) {
+  if (!valid_ || authorization != authorization_) {
+    fingerprint_ = cache::fingerprint(authorization);
+    authorization_.assign(authorization);
+    valid_ = true;
+  }
+  return fingerprint_;
+}
+
 net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& req,
-                                             upstream_pool& pool) {
+                                             upstream_pool& pool, token_memo& memo) {
   const route r = route_request(req.method_string(), req.target());
+  caller who{req[http::field::authorization]};
+  if (!who.authorization.empty()) who.token = &memo.of(who.authorization);
   answer a;
   switch (r.kind) {
     case route_kind::invalid: {
@@ -224,21 +293,20 @@ net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& r
       a.response.set("X-Cache", "BYPASS");
       break;
     }
-    case route_kind::cached_read: a = co_await read_through(req, r, pool); break;
-    case route_kind::invalidating_write: a = co_await write_through(req, r, pool); break;
-    case route_kind::passthrough: a = co_await pass_through(req, r, pool); break;
+    case route_kind::cached_read: a = co_await read_through(req, r, who, pool); break;
+    case route_kind::invalidating_write: a = co_await write_through(req, r, who, pool); break;
+    case route_kind::passthrough: a = co_await pass_through(req, r, who, pool); break;
   }
   a.route = route_label(r);
-  auto auth = req[http::field::authorization];
-  if (!auth.empty()) a.token_id = cache::fingerprint(auth).short_hex();
+  if (who.token) a.token_id = who.token->short_hex();
   co_return a;
 }
 
 exchange_scope proxy_service::scope_of(const http::request<http::string_body>& req,
-                                       std::string_view resource, bool stale_available) const {
+                                       const caller& who, std::string_view resource,
+                                       bool stale_available) const {
   exchange_scope s;
-  const auto authorization = req[http::field::authorization];
-  if (!authorization.empty()) s.token = cache::fingerprint(authorization).hex();
+  if (who.token) s.token = who.token->hex();
   s.resource = cache::fingerprint(resource).hex();
   s.idempotent = is_idempotent(req.method());
   s.stale_available = stale_available;
@@ -331,10 +399,10 @@ net::awaitable<upstream_result> proxy_service::exchange(const http::request<http
   }
 }
 
-net::awaitable<void> proxy_service::learn_from(unsigned status, std::string_view authorization,
+net::awaitable<void> proxy_service::learn_from(unsigned status, const caller& who,
                                                const cache::grant_scope* scope) {
-  if (authorization.empty()) co_return;
-  const auto token = cache::fingerprint(authorization);
+  if (!who.token) co_return;
+  const auto& token = *who.token;
   if (status >= 200 && status < 300 && scope) {
     co_await grants_.learn(token, *scope, live_.grant_ttl());
     metrics_.grants.with({"learned"}).inc();
@@ -381,22 +449,6 @@ answer proxy_service::upstream_failed(const http::request<http::string_body>& re
 
 namespace {
 
-http::response<http::string_body> from_entry(const cache::entry& e, cache_result result,
-                                             const http::request<http::string_body>& req) {
-  http::response<http::string_body> res{static_cast<http::status>(e.status), req.version()};
-  if (!e.content_type.empty()) res.set(http::field::content_type, e.content_type);
-  if (!e.tracking_id.empty()) res.set("trackingid", e.tracking_id);
-  res.set("X-Cache", x_cache_value(result));
-  res.set(http::field::age, std::to_string(cache::age_seconds(e, cache::wall_clock::now())));
-  if (req.method() == http::verb::head) {
-    res.content_length(e.body.size());
-  } else {
-    res.body() = e.body;
-    res.prepare_payload();
-  }
-  return res;
-}
-
 http::response<http::string_body> from_upstream(http::response<http::string_body>&& up,
                                                 cache_result result,
                                                 const http::request<http::string_body>& req) {
@@ -415,17 +467,17 @@ http::response<http::string_body> from_upstream(http::response<http::string_body
 }  // namespace
 
 net::awaitable<answer> proxy_service::read_through(http::request<http::string_body>& req,
-                                                   const route& r, upstream_pool& pool) {
-  const auto authorization = req[http::field::authorization];
+                                                   const route& r, const caller& who,
+                                                   upstream_pool& pool) {
   const cache::grant_scope scope{r.org_variant(), std::string(cache::normalise_id(r.location_id))};
-  const auto resource = r.key();
+  auto resource = r.key();
   answer a;
 
   // Uncacheable forms and callers without a token go upstream and are never stored.
-  if (!r.cacheable || authorization.empty()) {
-    auto res = co_await forward(req, pool, false, scope_of(req, resource.str(), false));
+  if (!r.cacheable || !who.token) {
+    auto res = co_await forward(req, pool, false, scope_of(req, who, resource.str(), false));
     if (res.failure != upstream_failure::none) co_return upstream_failed(req, res, cache_result::bypass);
-    co_await learn_from(res.response.result_int(), authorization, &scope);
+    co_await learn_from(res.response.result_int(), who, &scope);
     a.upstream_status = res.response.result_int();
     a.upstream_seconds = res.seconds;
     a.cache = cache_result::bypass;
@@ -433,8 +485,8 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
     co_return a;
   }
 
-  const auto token = cache::fingerprint(authorization);
-  const cache::variant_key key{resource, scope.org};
+  const auto& token = *who.token;
+  const cache::variant_key key{std::move(resource), scope.org};
   const bool granted = co_await grants_.holds(token, scope);
 
   cache::entry_ptr cached = co_await store_.lookup(key);
@@ -444,7 +496,7 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   };
   if (granted && !wants_refresh(req) && cached_is(cache::freshness::fresh)) {
     a.cache = cache_result::hit;
-    a.response = from_entry(*cached, a.cache, req);
+    a.entry = cached;
     co_return a;
   }
   const bool may_use_stale = granted && cached && !cached_is(cache::freshness::expired);
@@ -476,9 +528,9 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   if (leader) {
     std::optional<flight_guard> guard;
     if (joined.leader) guard.emplace(coalescer_, flight_key, joined.f);
-    ticket = co_await store_.begin_fill(resource);
+    ticket = co_await store_.begin_fill(key.resource);
     auto fetched = std::make_shared<upstream_result>(
-        co_await forward(req, pool, true, scope_of(req, resource.str(), may_use_stale)));
+        co_await forward(req, pool, true, scope_of(req, who, key.resource.str(), may_use_stale)));
     res = fetched;
     if (guard) guard->set(res);
   }
@@ -488,7 +540,7 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
       spdlog::warn("upstream unavailable ({}): {}; answering with a stale entry",
                    to_string(res->failure), res->detail);
       a.cache = cache_result::stale;
-      a.response = from_entry(*cached, a.cache, req);
+      a.entry = cached;
       co_return a;
     }
     co_return upstream_failed(req, *res, cache_result::miss);
@@ -499,10 +551,10 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   a.upstream_seconds = res->seconds;
   if (status >= 500 && may_use_stale) {
     a.cache = cache_result::stale;
-    a.response = from_entry(*cached, a.cache, req);
+    a.entry = cached;
     co_return a;
   }
-  co_await learn_from(status, authorization, &scope);
+  co_await learn_from(status, who, &scope);
 
   if (leader) {
     const auto& up = res->response;
@@ -530,16 +582,16 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
 }
 
 net::awaitable<answer> proxy_service::write_through(http::request<http::string_body>& req,
-                                                    const route& r, upstream_pool& pool) {
-  const auto authorization = req[http::field::authorization];
+                                                    const route& r, const caller& who,
+                                                    upstream_pool& pool) {
   const cache::grant_scope scope{r.org_variant(), std::string(cache::normalise_id(r.location_id))};
   answer a;
-  auto res = co_await forward(req, pool, false, scope_of(req, r.key().str(), false));
+  auto res = co_await forward(req, pool, false, scope_of(req, who, r.key().str(), false));
   if (res.failure != upstream_failure::none) co_return upstream_failed(req, res, cache_result::bypass);
   const unsigned status = res.response.result_int();
   a.upstream_status = status;
   a.upstream_seconds = res.seconds;
-  if (status == 401 || status == 403) co_await learn_from(status, authorization, &scope);
+  if (status == 401 || status == 403) co_await learn_from(status, who, &scope);
 
   if (status >= 200 && status < 300) {
     const auto key = r.key();
@@ -563,11 +615,12 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
 }
 
 net::awaitable<answer> proxy_service::pass_through(http::request<http::string_body>& req,
-                                                   const route& r, upstream_pool& pool) {
+                                                   const route& r, const caller& who,
+                                                   upstream_pool& pool) {
   answer a;
   a.cache = cache_result::bypass;
   const std::string_view target = req.target();
-  const auto scope = scope_of(req, target.substr(0, target.find('?')), false);
+  const auto scope = scope_of(req, who, target.substr(0, target.find('?')), false);
   const auto up = make_upstream_request(req, base_path_);
   auto budget = live_.max_retry_wait();
   constexpr int max_rounds = 8;
@@ -619,7 +672,7 @@ net::awaitable<answer> proxy_service::pass_through(http::request<http::string_bo
       co_return upstream_failed(req, blocked, cache_result::bypass);
     }
 
-    if (status == 401) co_await learn_from(status, req[http::field::authorization], nullptr);
+    if (status == 401) co_await learn_from(status, who, nullptr);
     a.upstream_status = status;
     a.upstream_seconds = stream.header_seconds;
     a.stream.emplace(std::move(stream));

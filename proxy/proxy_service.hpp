@@ -8,12 +8,14 @@
 // thread's upstream pool.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
@@ -53,9 +55,30 @@ struct live_settings {
 enum class cache_result { hit, miss, stale, bypass };
 std::string_view to_string(cache_result r) noexcept;
 
-// The proxy's answer to one request: a whole response, or (passthrough) an upstream stream whose
-// header is read and whose body the session relays.
+// Per-connection memory of the last token's fingerprint: a client sends the same Authorization
+// on every request of a keep-alive connection, and SHA-256 would otherwise be the dearest part of
+// a cache hit. Holds the header value only as long as the connection (which holds it anyway).
+class token_memo {
+ public:
+  const cache::token_fingerprint& of(std::string_view authorization);
+
+ private:
+  std::string authorization_;
+  cache::token_fingerprint fingerprint_;
+  bool valid_ = false;
+};
+
+// Who is asking: the Authorization value and its fingerprint (when there is one).
+struct caller {
+  std::string_view authorization;
+  const cache::token_fingerprint* token = nullptr;  // null without Authorization
+};
+
+// The proxy's answer to one request: a cached entry (the session writes its prebuilt form), a
+// whole response, or (passthrough) an upstream stream whose header is read and whose body the
+// session relays.
 struct answer {
+  cache::entry_ptr entry;        // set: answer with this entry (X-Cache HIT or STALE)
   http::response<http::string_body> response;
   std::optional<upstream_stream> stream;
   cache_result cache = cache_result::bypass;
@@ -85,6 +108,19 @@ struct proxy_metrics {
   family<counter>& retries;
   family<histogram>& retry_wait;
   family<counter>& coalesced;
+
+  // The cells every answered request touches, each resolved once (then no lock and no
+  // allocation per request). `route` is a route_label().
+  counter& request_cell(std::string_view route, cache_result cache);
+  counter& response_cell(unsigned status);
+  histogram& duration_cell(cache_result cache);
+
+ private:
+  template <class Cell>
+  static Cell& resolve(std::atomic<Cell*>& slot, family<Cell>& f, std::vector<std::string> labels);
+  std::array<std::array<std::atomic<counter*>, 4>, 4> request_cells_{};  // [route][cache]
+  std::array<std::atomic<counter*>, 5> response_cells_{};                 // [1xx..5xx]
+  std::array<std::atomic<histogram*>, 4> duration_cells_{};               // [cache]
 };
 
 // What the rate limits must know about one upstream exchange.
@@ -100,7 +136,8 @@ class proxy_service {
   proxy_service(cache::store& store, cache::grant_store& grants, cache::backoff_store& backoff,
                 live_settings& live, proxy_metrics& metrics, std::string upstream_base_path);
 
-  net::awaitable<answer> handle(http::request<http::string_body>& req, upstream_pool& pool);
+  net::awaitable<answer> handle(http::request<http::string_body>& req, upstream_pool& pool,
+                                token_memo& memo);
 
   // An answer the proxy makes itself, in the Webex error shape.
   static http::response<http::string_body> error_response(unsigned status, unsigned version,
@@ -109,11 +146,11 @@ class proxy_service {
 
  private:
   net::awaitable<answer> read_through(http::request<http::string_body>& req, const route& r,
-                                      upstream_pool& pool);
+                                      const caller& who, upstream_pool& pool);
   net::awaitable<answer> write_through(http::request<http::string_body>& req, const route& r,
-                                       upstream_pool& pool);
+                                       const caller& who, upstream_pool& pool);
   net::awaitable<answer> pass_through(http::request<http::string_body>& req, const route& r,
-                                      upstream_pool& pool);
+                                      const caller& who, upstream_pool& pool);
   net::awaitable<upstream_result> forward(const http::request<http::string_body>& req,
                                           upstream_pool& pool, bool as_get,
                                           const exchange_scope& scope);
@@ -125,12 +162,12 @@ class proxy_service {
                                                             std::string_view retry_after,
                                                             const exchange_scope& scope);
   net::awaitable<void> wait_for(std::chrono::milliseconds d);
-  net::awaitable<void> learn_from(unsigned status, std::string_view authorization,
+  net::awaitable<void> learn_from(unsigned status, const caller& who,
                                   const cache::grant_scope* scope);
   answer upstream_failed(const http::request<http::string_body>& req, const upstream_result& res,
                          cache_result cache);
-  exchange_scope scope_of(const http::request<http::string_body>& req, std::string_view resource,
-                          bool stale_available) const;
+  exchange_scope scope_of(const http::request<http::string_body>& req, const caller& who,
+                          std::string_view resource, bool stale_available) const;
 
   cache::store& store_;
   cache::grant_store& grants_;
@@ -145,6 +182,12 @@ class proxy_service {
 // every header but hop-by-hop ones, Host and Expect.
 http::request<http::string_body> make_upstream_request(const http::request<http::string_body>& req,
                                                        std::string_view base_path);
+
+// Appends the head of an answer made from a cached entry to `out`: the status line, Content-Type
+// and trackingid as upstream sent them, X-Cache, Age, Content-Length, a Connection header where
+// the HTTP version's default is not what happens, and the blank line. The body is the entry's.
+void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
+                       unsigned version, bool keep_alive, std::int64_t age);
 
 // Copies an upstream answer's end-to-end headers (not hop-by-hop, not framing) onto `out`.
 void copy_end_to_end_headers(const http::fields& from, http::fields& out);

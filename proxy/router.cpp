@@ -1,7 +1,7 @@
 #include "proxy/router.hpp"
 
 #include <array>
-#include <vector>
+#include <forward_list>
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -38,11 +38,18 @@ route route_request(std::string_view method, std::string_view target) {
   if (!parsed) return invalid("The request target is not a valid path.");
   const boost::urls::url_view& url = *parsed;
 
-  std::vector<std::string> segments;
+  // Segments as views: into the target itself, or (rarely: only when percent-encoded) into
+  // `decoded`, whose elements never move once added.
+  // Only the first 8 are kept: no route the proxy caches is longer.
+  std::array<std::string_view, 8> segments;
+  std::size_t count = 0;
+  std::forward_list<std::string> decoded;
   for (auto seg : url.encoded_segments()) {
-    std::string s = seg.decode();
+    std::string_view s = seg;
+    if (s.find('%') != std::string_view::npos) s = decoded.emplace_front(seg.decode());
     if (s == "." || s == "..") return invalid("The request path must not contain dot segments.");
-    segments.push_back(std::move(s));
+    if (count < segments.size()) segments[count] = s;
+    ++count;
   }
   const std::string_view path = url.encoded_path();
   if (path.find("//") != std::string_view::npos)
@@ -51,7 +58,7 @@ route route_request(std::string_view method, std::string_view target) {
   route r;
   // /v1/telephony/config/locations/{locationId}/{callParks|paging}/{id}, literals in any case so
   // that a write cannot slip past invalidation by spelling a route differently.
-  bool shape = (segments.size() == 7 || (segments.size() == 8 && segments[7].empty())) &&
+  bool shape = (count == 7 || (count == 8 && segments[7].empty())) &&
                iequals(segments[0], "v1") && iequals(segments[1], "telephony") &&
                iequals(segments[2], "config") && iequals(segments[3], "locations");
   if (!shape) return r;
@@ -64,14 +71,14 @@ route route_request(std::string_view method, std::string_view target) {
   }
   for (auto name : reserved_names)
     if (iequals(segments[6], name)) return r;
-  if (segments.size() == 8) return invalid("The request path must not end with '/'.");
+  if (count == 8) return invalid("The request path must not end with '/'.");
 
   if (!cache::is_valid_id(segments[4]))
     return invalid("The location ID is not valid: expected 1-512 characters of [A-Za-z0-9=_-].");
   if (!cache::is_valid_id(segments[6]))
     return invalid("The resource ID is not valid: expected 1-512 characters of [A-Za-z0-9=_-].");
-  r.location_id = std::move(segments[4]);
-  r.resource_id = std::move(segments[6]);
+  r.location_id = segments[4];
+  r.resource_id = segments[6];
 
   bool other_params = false;
   bool repeated_org = false;

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <random>
 #include <thread>
-#include <unordered_set>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -52,7 +51,7 @@ struct server::impl {
     net::io_context ioc{1};
     net::executor_work_guard<net::io_context::executor_type> guard = net::make_work_guard(ioc);
     std::unique_ptr<upstream_pool> pool;
-    std::unordered_set<net::ip::tcp::socket*> idle;
+    session_registry sessions;
     std::thread thread;
   };
 
@@ -167,7 +166,7 @@ struct server::impl {
       });
       return;
     }
-    session_context ctx{*service, *w->pool, metrics, state, limits, w->idle, client_tls.get()};
+    session_context ctx{*service, *w->pool, metrics, state, limits, w->sessions, client_tls.get()};
     net::co_spawn(w->ioc, run_client_session(std::move(socket), ctx), net::detached);
   }
 
@@ -234,9 +233,9 @@ struct server::impl {
     if (client_acceptor) client_acceptor->close(ignored);
     for (auto& w : workers)
       net::post(w->ioc, [wp = w.get()] {
-        for (auto* s : wp->idle) {
+        for (auto [s, idle] : wp->sessions) {
           boost::system::error_code e;
-          s->cancel(e);
+          if (idle) s->cancel(e);
         }
       });
     const auto deadline = std::chrono::steady_clock::now() + cfg.drain_timeout;
@@ -246,9 +245,9 @@ struct server::impl {
       co_await timer.async_wait(use_tuple);
       for (auto& w : workers)  // sessions that finished a request since the last look
         net::post(w->ioc, [wp = w.get()] {
-          for (auto* s : wp->idle) {
+          for (auto [s, idle] : wp->sessions) {
             boost::system::error_code e;
-            s->cancel(e);
+            if (idle) s->cancel(e);
           }
         });
     }

@@ -108,6 +108,19 @@ TEST_CASE("malformed serialised entries are refused") {
   bad_status.replace(6, 3, "999");
   CHECK_FALSE(deserialise(bad_status).has_value());
   for (std::size_t cut = 0; cut < good.size(); ++cut) CHECK_FALSE(deserialise(good.substr(0, cut)).has_value());
+  // Kept headers go out as headers: a Content-Type or trackingid that would split an answer.
+  for (std::string bad : {std::string("application/json\r\nSet-Cookie: x=1"), std::string("a\nb"),
+                          std::string("a\0b", 3)}) {
+    entry split = e;
+    split.content_type = bad;
+    CHECK_FALSE(deserialise(serialise(split)).has_value());
+    split = e;
+    split.tracking_id = bad;
+    CHECK_FALSE(deserialise(serialise(split)).has_value());
+  }
+  entry tabbed = e;
+  tabbed.content_type = "application/json;\tcharset=UTF-8";
+  CHECK(deserialise(serialise(tabbed)).has_value());
   // Found by fuzzing: times the clock cannot hold (year 9999) must be refused, not overflow.
   CHECK_FALSE(deserialise("WCPE1\n599\n253402300799000\n253402300799000\n10\ntext/plain1\nt1\nx").has_value());
 }

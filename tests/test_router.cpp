@@ -124,6 +124,10 @@ TEST_CASE("empty IDs - trailing slashes - empty segments and dot segments are re
   CHECK(route_request("GET", base + "/callParks/" + park + "/").kind == route_kind::invalid);
   CHECK(route_request("GET", base + "/x/../callParks/" + park).kind == route_kind::invalid);
   CHECK(route_request("GET", base + "/callParks/%2e%2e").kind == route_kind::invalid);
+  // However deep in a long path.
+  CHECK(route_request("GET", base + "/callParks/" + park + "/a/b/../c").kind == route_kind::invalid);
+  CHECK(route_request("GET", base + "/callParks/" + park + "/a/b/%2E/c").kind == route_kind::invalid);
+  CHECK(route_request("GET", base + "/callParks/" + park + "/a/b/c").kind == route_kind::passthrough);
 }
 
 TEST_CASE("route literals match in any case - so a write cannot dodge invalidation") {
