@@ -1,5 +1,6 @@
 #include "cache/memory_store.hpp"
 
+#include <algorithm>
 #include <deque>
 
 namespace wcp::cache {
@@ -15,13 +16,29 @@ struct string_hash {
 
 using steady = std::chrono::steady_clock;
 
+// What an allocation of n bytes costs the heap (glibc: an 8-byte header, 16-byte granules, 32
+// at least), and what a string costs beyond its own object.
+constexpr std::size_t heap_cost(std::size_t n) noexcept {
+  return n == 0 ? 0 : std::max<std::size_t>(32, (n + 8 + 15) / 16 * 16);
+}
+std::size_t heap_cost(const std::string& s) noexcept {
+  return s.capacity() > 15 ? heap_cost(s.capacity() + 1) : 0;
+}
+
+// The resource_key whose text (resource_key::str()) is `name`: "callParks/<location>/<id>".
+resource_key resource_of_name(std::string_view name) {
+  const auto a = name.find('/');
+  const auto b = name.find('/', a + 1);
+  const auto kind = name.substr(0, a) == to_string(resource_kind::paging_group)
+                        ? resource_kind::paging_group
+                        : resource_kind::call_park;
+  return {kind, name.substr(a + 1, b - a - 1), name.substr(b + 1)};
+}
+
 }  // namespace
 
 struct memory_store::shard {
-  struct lru_node {
-    std::string variant;
-    std::string resource;
-  };
+  struct lru_node;
   struct slot {
     entry_ptr e;
     wall_clock::time_point expires;
@@ -29,20 +46,48 @@ struct memory_store::shard {
     std::list<lru_node>::iterator lru;
   };
   struct resource_info {
-    resource_key key;
-    std::vector<std::string> variants;
+    // The variant key texts (keys of `slots`, which never move while they exist).
+    std::vector<const std::string*> variants;
     std::uint64_t fenced_at = 0;  // clock value of the last invalidation; 0 = none kept
     steady::time_point fence_until{};
   };
+  using slot_map = std::unordered_map<std::string, slot, string_hash, std::equal_to<>>;
+  using resource_map = std::unordered_map<std::string, resource_info, string_hash, std::equal_to<>>;
+  // Each key text is held once, by its map; the LRU points at the map entries.
+  struct lru_node {
+    slot_map::iterator variant;
+    resource_map::iterator resource;
+  };
 
   std::mutex mu;
-  std::unordered_map<std::string, slot, string_hash, std::equal_to<>> slots;
-  std::unordered_map<std::string, resource_info, string_hash, std::equal_to<>> resources;
+  slot_map slots;
+  resource_map resources;
   std::list<lru_node> lru;  // front: most recently used
   std::deque<std::pair<steady::time_point, std::string>> fences;  // in expiry order
   std::size_t bytes = 0;
   std::size_t max_bytes = 0;
 };
+
+// Everything one stored variant costs the heap: the entry (with its shared_ptr block and its
+// strings), its slot (map node, key text, bucket), its LRU node and — charged to each variant, as
+// most resources have one — its resource's record. The bound is on the process's memory, not on
+// bodies alone.
+std::size_t memory_store::charge_of(const entry& e, std::size_t variant_chars,
+                                    std::size_t resource_chars) {
+  auto text = [](std::size_t n) { return n > 15 ? heap_cost(n + 1) : 0; };
+  // A node of a map whose hash is not cached inline: next pointer, value, cached hash.
+  constexpr std::size_t slot_node =
+      heap_cost(sizeof(void*) + sizeof(shard::slot_map::value_type) + sizeof(std::size_t));
+  constexpr std::size_t resource_node =
+      heap_cost(sizeof(void*) + sizeof(shard::resource_map::value_type) + sizeof(std::size_t));
+  constexpr std::size_t lru_node = heap_cost(2 * sizeof(void*) + sizeof(shard::lru_node));
+  constexpr std::size_t entry_block = heap_cost(sizeof(entry) + 16);
+  constexpr std::size_t variant_list = heap_cost(sizeof(void*));
+  constexpr std::size_t buckets = 4 * sizeof(void*);  // two maps, half full after a rehash
+  return entry_block + heap_cost(e.body) + heap_cost(e.content_type) + heap_cost(e.tracking_id) +
+         slot_node + text(variant_chars) + lru_node + resource_node + text(resource_chars) +
+         variant_list + buckets;
+}
 
 memory_store::memory_store(std::size_t max_bytes, std::size_t shard_count,
                            std::chrono::milliseconds tombstone_for)
@@ -65,8 +110,8 @@ memory_store::shard& memory_store::shard_for(const resource_key& key) {
 void memory_store::drop_resource(shard& s, const std::string& resource) {
   auto rit = s.resources.find(resource);
   if (rit == s.resources.end()) return;
-  for (const auto& v : rit->second.variants) {
-    auto it = s.slots.find(v);
+  for (const std::string* v : rit->second.variants) {
+    auto it = s.slots.find(*v);
     if (it == s.slots.end()) continue;
     s.bytes -= it->second.charge;
     bytes_.fetch_sub(it->second.charge, std::memory_order_relaxed);
@@ -104,10 +149,10 @@ bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
     if (it != location_fences_.end() && it->second.first > t.generation) return false;
   }
   auto& s = shard_for(key.resource);
-  const std::size_t charge = e->charge() + 2 * key.str().size() + 64;
-  if (charge > s.max_bytes) return false;
   const std::string v = key.str();
   const std::string r = key.resource.str();
+  const std::size_t charge = charge_of(*e, v.size(), r.size());
+  if (charge > s.max_bytes) return false;
   const auto now = steady::now();
   std::lock_guard lock(s.mu);
 
@@ -122,43 +167,44 @@ bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
   }
 
   auto [rit, fresh_resource] = s.resources.try_emplace(r);
-  if (fresh_resource) rit->second.key = key.resource;
   if (rit->second.fenced_at > t.generation || cleared_at_.load() > t.generation) {
     if (fresh_resource) s.resources.erase(rit);
     return false;
   }
 
-  if (auto old = s.slots.find(v); old != s.slots.end()) {
+  auto old = s.slots.find(v);
+  if (old != s.slots.end()) {
+    // Replaced in place: the key text (and the resource's pointer to it) stays.
     s.bytes -= old->second.charge;
     bytes_.fetch_sub(old->second.charge, std::memory_order_relaxed);
     entries_.fetch_sub(1, std::memory_order_relaxed);
     s.lru.erase(old->second.lru);
-    s.slots.erase(old);
-  } else {
-    rit->second.variants.push_back(v);
   }
 
   while (s.bytes + charge > s.max_bytes && !s.lru.empty()) {
-    const auto victim = s.lru.back();  // copy: the node goes away below
-    auto vit = s.slots.find(victim.variant);
-    s.bytes -= vit->second.charge;
-    bytes_.fetch_sub(vit->second.charge, std::memory_order_relaxed);
+    const auto victim = s.lru.back();  // iterators into the maps; the node goes away below
+    s.bytes -= victim.variant->second.charge;
+    bytes_.fetch_sub(victim.variant->second.charge, std::memory_order_relaxed);
     entries_.fetch_sub(1, std::memory_order_relaxed);
     evictions_.fetch_add(1, std::memory_order_relaxed);
     s.lru.pop_back();
-    s.slots.erase(vit);
-    auto owner = s.resources.find(victim.resource);
-    if (owner != s.resources.end()) {
-      auto& vs = owner->second.variants;
-      std::erase(vs, victim.variant);
-      if (vs.empty() && owner->second.fenced_at == 0 && owner != rit) s.resources.erase(owner);
-    }
+    auto& vs = victim.resource->second.variants;
+    std::erase(vs, &victim.variant->first);
+    s.slots.erase(victim.variant);
+    if (vs.empty() && victim.resource->second.fenced_at == 0 && victim.resource != rit)
+      s.resources.erase(victim.resource);
   }
 
-  s.lru.push_front({v, r});
-  s.slots.emplace(v, shard::slot{std::move(e), {}, charge, s.lru.begin()});
-  auto& slot = s.slots.find(v)->second;
-  slot.expires = slot.e->stored_at + keep_for;
+  if (old == s.slots.end()) {
+    old = s.slots.emplace(v, shard::slot{}).first;
+    rit->second.variants.push_back(&old->first);
+  }
+  s.lru.push_front({old, rit});
+  auto& slot = old->second;
+  slot.expires = e->stored_at + keep_for;
+  slot.e = std::move(e);
+  slot.charge = charge;
+  slot.lru = s.lru.begin();
   s.bytes += charge;
   bytes_.fetch_add(charge, std::memory_order_relaxed);
   entries_.fetch_add(1, std::memory_order_relaxed);
@@ -170,8 +216,7 @@ void memory_store::erase(const resource_key& key) {
   const std::string r = key.str();
   const auto until = steady::now() + tombstone_for_;
   std::lock_guard lock(s.mu);
-  auto [rit, created] = s.resources.try_emplace(r);
-  if (created) rit->second.key = key;
+  auto rit = s.resources.try_emplace(r).first;
   rit->second.fenced_at = clock_.fetch_add(1, std::memory_order_acq_rel) + 1;
   rit->second.fence_until = until;
   s.fences.emplace_back(until, r);
@@ -190,8 +235,10 @@ void memory_store::erase_location(std::string_view location) {
   std::vector<resource_key> matching;
   for (auto& s : shards_) {
     std::lock_guard lock(s->mu);
-    for (const auto& [name, info] : s->resources)
-      if (info.key.location == loc) matching.push_back(info.key);
+    for (const auto& [name, info] : s->resources) {
+      auto key = resource_of_name(name);
+      if (key.location == loc) matching.push_back(std::move(key));
+    }
   }
   for (const auto& key : matching) erase(key);
 }

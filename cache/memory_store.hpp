@@ -50,6 +50,9 @@ class memory_store final : public store {
 
  private:
   struct shard;
+  // What one stored variant costs the heap, all bookkeeping included.
+  static std::size_t charge_of(const entry& e, std::size_t variant_chars,
+                               std::size_t resource_chars);
   shard& shard_for(const resource_key& key);
   void drop_resource(shard& s, const std::string& resource);
 

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <malloc.h>
+
 #include <thread>
 
 #include "cache/memory_store.hpp"
@@ -96,6 +98,26 @@ TEST_CASE("the byte bound holds and the least recently used entry goes first") {
   CHECK(s.find(variant_key{keys[0], ""}) != nullptr);   // recently used: kept
   CHECK(s.find(variant_key{keys[1], ""}) == nullptr);   // oldest unused: evicted
   CHECK(s.find(variant_key{keys[199], ""}) != nullptr);
+}
+
+TEST_CASE("the byte count covers the heap the entries really take") {
+  // What the allocator says the store's contents cost, beside what the store counts: the bound
+  // is a bound on the process's memory only if the count is not smaller.
+  memory_store s(256 << 20, 1);
+  const std::string location(52, 'L');
+  const auto before = mallinfo2().uordblks;
+  for (int i = 0; i < 2000; ++i) {
+    const resource_key key(resource_kind::call_park, location, "Y2lzY29zcGFyazovL3VzL0NBTExfUEFSSy" + std::to_string(i));
+    s.put(variant_key{key, ""}, make_entry(std::string(1300 + i % 300, 'x')), s.ticket(key), seconds(60));
+  }
+  const auto grown = mallinfo2().uordblks - before;
+  if (grown == 0) {
+    MESSAGE("this allocator reports no statistics (a sanitizer build): nothing to compare");
+    return;
+  }
+  CHECK(s.entries() == 2000);
+  CHECK(s.bytes() >= grown);
+  CHECK(s.bytes() <= grown + grown / 5);  // and not much more
 }
 
 TEST_CASE("an entry larger than a shard's bound is refused") {
