@@ -38,7 +38,13 @@ void memory_grants::learn_now(const token_fingerprint& token, const grant_scope&
   if (ttl.count() <= 0) return;
   auto& s = shard_for(token);
   std::lock_guard lock(s.mu);
-  s.tokens[std::string(token.raw())][scope_key(scope)] = now + ttl;
+  // Most learns renew a grant held already: find before building any key.
+  auto t = s.tokens.find(token.raw());
+  if (t == s.tokens.end()) t = s.tokens.try_emplace(std::string(token.raw())).first;
+  if (auto g = t->second.find(scope_key_view(scope)); g != t->second.end())
+    g->second = now + ttl;
+  else
+    t->second.emplace(scope_key(scope), now + ttl);
 }
 
 void memory_grants::drop_scope_now(const token_fingerprint& token, const grant_scope& scope) {

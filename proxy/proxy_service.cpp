@@ -71,8 +71,6 @@ std::optional<std::string> json_id(std::string_view body) {
   return std::string(id);
 }
 
-std::string status_label(unsigned status) { return std::to_string(status); }
-
 }  // namespace
 
 void live_settings::apply(const config::config& cfg) {
@@ -205,6 +203,11 @@ counter& proxy_metrics::response_cell(unsigned status) {
 histogram& proxy_metrics::duration_cell(cache_result cache) {
   return resolve(duration_cells_[static_cast<std::size_t>(cache)], request_duration,
                  {std::string(to_string(cache))});
+}
+
+counter& proxy_metrics::upstream_status_cell(unsigned status) {
+  if (status < 100 || status > 599) return upstream_requests.with({std::to_string(status)});
+  return resolve(upstream_status_cells_[status - 100], upstream_requests, {std::to_string(status)});
 }
 
 proxy_service::proxy_service(cache::store& store, cache::grant_store& grants,
@@ -382,7 +385,7 @@ net::awaitable<upstream_result> proxy_service::exchange(const http::request<http
       co_return res;
     }
     const unsigned status = res.response.result_int();
-    metrics_.upstream_requests.with({status_label(status)}).inc();
+    metrics_.upstream_status_cell(status).inc();
     metrics_.upstream_duration().observe(res.seconds);
     if (status != 429 && status != 423) co_return res;
 
@@ -652,7 +655,7 @@ net::awaitable<answer> proxy_service::pass_through(http::request<http::string_bo
       co_return upstream_failed(req, failed, cache_result::bypass);
     }
     const unsigned status = stream.parser->get().result_int();
-    metrics_.upstream_requests.with({status_label(status)}).inc();
+    metrics_.upstream_status_cell(status).inc();
     metrics_.upstream_duration().observe(stream.header_seconds);
 
     if (status == 429 || status == 423) {

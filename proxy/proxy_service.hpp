@@ -114,6 +114,7 @@ struct proxy_metrics {
   counter& request_cell(std::string_view route, cache_result cache);
   counter& response_cell(unsigned status);
   histogram& duration_cell(cache_result cache);
+  counter& upstream_status_cell(unsigned status);  // upstream_requests{status=...}
 
  private:
   template <class Cell>
@@ -121,6 +122,7 @@ struct proxy_metrics {
   std::array<std::array<std::atomic<counter*>, 4>, 4> request_cells_{};  // [route][cache]
   std::array<std::atomic<counter*>, 5> response_cells_{};                 // [1xx..5xx]
   std::array<std::atomic<histogram*>, 4> duration_cells_{};               // [cache]
+  std::array<std::atomic<counter*>, 500> upstream_status_cells_{};        // [status - 100]
 };
 
 // What the rate limits must know about one upstream exchange.
