@@ -507,3 +507,52 @@ TEST_CASE("bad settings exit with code 2 and one line naming the setting") {
   CHECK(ok.wait(std::chrono::seconds(10)) == 0);
   CHECK(ok.output().find("cache-ttl = 60") != std::string::npos);
 }
+
+TEST_CASE("pipelined requests on one connection are answered in order") {
+  stack s;
+  const auto park = park_path(s.world);
+  const auto paging = fake::paging_path(s.world.loc_a1, s.world.paging_a1);
+  const std::string auth = "Authorization: Bearer " + s.world.token_admin_a + "\r\n";
+  auto get = [&](const std::string& path) {
+    return "GET " + path + " HTTP/1.1\r\nHost: proxy\r\n" + auth + "\r\n";
+  };
+  test::http_connection c(s.proxy.port);
+  c.send_raw(get(park) + get(paging) + get(park) + "HEAD " + park + " HTTP/1.1\r\nHost: proxy\r\n" +
+             auth + "\r\n");
+  auto first = c.read_raw_response();
+  auto second = c.read_raw_response();
+  auto third = c.read_raw_response();
+  auto fourth = c.read_raw_response(std::chrono::seconds(10), true);
+  CHECK(first.header("X-Cache") == "MISS");
+  CHECK(first.body.find(fake::demo_park_a1_name) != std::string::npos);
+  CHECK(second.header("X-Cache") == "MISS");
+  CHECK(second.body.find(fake::demo_paging_a1_name) != std::string::npos);
+  CHECK(third.header("X-Cache") == "HIT");
+  CHECK(third.body == first.body);
+  CHECK(fourth.header("X-Cache") == "HIT");
+  CHECK(fourth.header("Content-Length") == std::to_string(first.body.size()));
+  CHECK(fourth.body.empty());
+  // The connection is still good for more.
+  CHECK(c.request("GET", park, bearer(s.world.token_admin_a)).header("X-Cache") == "HIT");
+  CHECK(s.fake.count("GET", "/callParks/") == 1);
+}
+
+TEST_CASE("an HTTP/1.0 client gets answers it can read - keep-alive only when asked") {
+  stack s;
+  const auto park = park_path(s.world);
+  const std::string auth = "Authorization: Bearer " + s.world.token_admin_a + "\r\n";
+  CHECK(s.get(park, bearer(s.world.token_admin_a)).status == 200);  // fill
+  {
+    test::http_connection c(s.proxy.port);
+    c.send_raw("GET " + park + " HTTP/1.0\r\n" + auth + "Connection: keep-alive\r\n\r\n");
+    auto hit = c.read_raw_response();
+    CHECK(hit.status == 200);
+    CHECK(hit.header("X-Cache") == "HIT");
+    CHECK(strcasecmp(hit.header("Connection").c_str(), "keep-alive") == 0);
+    c.send_raw("GET " + park + " HTTP/1.0\r\n" + auth + "\r\n");
+    auto last = c.read_raw_response();
+    CHECK(last.header("X-Cache") == "HIT");
+    CHECK(last.body == hit.body);
+    CHECK(c.is_closed_by_peer());
+  }
+}
