@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -64,6 +65,9 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
 
   // Wires the bus's callbacks to this cache. REQUIRES: before bus.start().
   void attach();
+  // Called (on the bus's thread) for every invalidation from another instance applied here.
+  // REQUIRES: before bus.start().
+  void on_remote_invalidation(std::function<void()> f) { on_remote_ = std::move(f); }
 
   memory_store* l1() noexcept { return l1_.get(); }
   const tiered_stats& stats() const noexcept { return stats_; }
@@ -93,6 +97,7 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   bool overflowed_ = false;
   std::atomic<bool> replaying_{false};
   tiered_stats stats_;
+  std::function<void()> on_remote_;
 };
 
 }  // namespace wcp::cache

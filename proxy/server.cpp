@@ -335,6 +335,8 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
     m.tiered = std::make_unique<cache::tiered_cache>(ex, std::move(l1), *m.redis_entries,
                                                      *m.redis_grants, *m.redis_backoff, *m.bus);
     m.tiered->attach();
+    m.tiered->on_remote_invalidation(
+        [c = &m.metrics.invalidations.with({"remote"})] { c->inc(); });
     m.bus->start();
     m.l1 = m.tiered->l1();
     store_iface = m.tiered.get();

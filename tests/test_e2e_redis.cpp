@@ -94,6 +94,11 @@ TEST_CASE("a rename through one instance is a 404 through the other") {
   auto old = c.get(c.b, path, auth);
   CHECK(old.status == 404);
   CHECK(old.header("X-Cache") == "MISS");
+  // A writes and counts the write and the rename; B counts what it applied from A.
+  CHECK(metric(c.a.admin_port, R"(webex_cache_proxy_invalidations_total{reason="write"})") == 1);
+  CHECK(metric(c.a.admin_port, R"(webex_cache_proxy_invalidations_total{reason="rename"})") == 1);
+  CHECK(metric(c.b.admin_port, R"(webex_cache_proxy_invalidations_total{reason="remote"})") >= 1);
+  CHECK(metric(c.b.admin_port, R"(webex_cache_proxy_invalidations_total{reason="write"})") == 0);
 }
 
 TEST_CASE("a grant dropped by a 401 on one instance is dropped on the other") {
