@@ -4,15 +4,9 @@
 -- (default 0, so that runs with distinct FIRSTs never meet). With LIMIT (0 = none),
 -- the run ends after that many answers (to fill a cache with exactly LIMIT entries).
 local prefix, token
-local limit, first, sent, answered = 0, 0, 0, 0
+local limit, first, sent = 0, 0, 0
 
--- wrk runs for its whole -d even after a thread stops: end the process once the count is in,
--- saying how many answers arrived (the caller reads this line instead of wrk's summary).
-function finish()
-  io.write(string.format("%d answers\n", answered))
-  io.stdout:flush()
-  os.exit(0)
-end
+dofile("bench/lua/count.lua")
 
 function init(args)
   prefix = args[1]
@@ -21,8 +15,7 @@ function init(args)
   first = tonumber(args[4] or "0")
   if limit > 0 then
     response = function(status, headers, body)
-      answered = answered + 1
-      if answered >= limit then finish() end
+      count_answer(limit)
     end
   end
 end
