@@ -53,10 +53,11 @@ struct memory_store::shard {
   };
   using slot_map = std::unordered_map<std::string, slot, string_hash, std::equal_to<>>;
   using resource_map = std::unordered_map<std::string, resource_info, string_hash, std::equal_to<>>;
-  // Each key text is held once, by its map; the LRU points at the map entries.
+  // Each key text is held once, by its map; the LRU points at the map elements (pointers to
+  // elements of an unordered_map stay valid until the element is erased, iterators do not).
   struct lru_node {
-    slot_map::iterator variant;
-    resource_map::iterator resource;
+    slot_map::value_type* variant;
+    resource_map::value_type* resource;
   };
 
   std::mutex mu;
@@ -182,7 +183,7 @@ bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
   }
 
   while (s.bytes + charge > s.max_bytes && !s.lru.empty()) {
-    const auto victim = s.lru.back();  // iterators into the maps; the node goes away below
+    const auto victim = s.lru.back();  // the node goes away below
     s.bytes -= victim.variant->second.charge;
     bytes_.fetch_sub(victim.variant->second.charge, std::memory_order_relaxed);
     entries_.fetch_sub(1, std::memory_order_relaxed);
@@ -190,16 +191,17 @@ bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
     s.lru.pop_back();
     auto& vs = victim.resource->second.variants;
     std::erase(vs, &victim.variant->first);
-    s.slots.erase(victim.variant);
-    if (vs.empty() && victim.resource->second.fenced_at == 0 && victim.resource != rit)
-      s.resources.erase(victim.resource);
+    const bool drop_owner =
+        vs.empty() && victim.resource->second.fenced_at == 0 && victim.resource != &*rit;
+    s.slots.erase(s.slots.find(victim.variant->first));
+    if (drop_owner) s.resources.erase(s.resources.find(victim.resource->first));
   }
 
   if (old == s.slots.end()) {
     old = s.slots.emplace(v, shard::slot{}).first;
     rit->second.variants.push_back(&old->first);
   }
-  s.lru.push_front({old, rit});
+  s.lru.push_front({&*old, &*rit});
   auto& slot = old->second;
   slot.expires = e->stored_at + keep_for;
   slot.e = std::move(e);
