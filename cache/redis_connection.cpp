@@ -728,6 +728,19 @@ void redis_connection::stop() {
   net::post(impl_->c->strand, [c = impl_->c] { c->stop(); });
 }
 
+net::awaitable<void> redis_connection::close() {
+  return net::async_initiate<const net::use_awaitable_t<>, void()>(
+      [c = impl_->c](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        net::post(c->strand, [c, h] {
+          c->stop();
+          auto ex = net::get_associated_executor(*h);
+          net::post(ex, [h] { (*h)(); });
+        });
+      },
+      net::use_awaitable);
+}
+
 void redis_connection::async_command(std::vector<std::string> args,
                                      std::function<void(redis_result)> done) {
   net::post(impl_->c->strand,

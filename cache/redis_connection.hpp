@@ -97,6 +97,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void start();
   // Fails every pending command with `closed`, disconnects, and stops reconnecting.
   void stop();
+  // stop(), completing once it has run: every pending command has completed and the hiredis
+  // context (and the socket) is gone. A drain awaits this before it stops the event loops.
+  net::awaitable<void> close();
 
   // One command in argv form (binary-safe arguments). (P)SUBSCRIBE, UNSUBSCRIBE and MONITOR, an
   // empty argv, or any command on a subscriber complete with `protocol` without being sent.

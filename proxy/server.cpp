@@ -87,6 +87,26 @@ struct server::impl {
 
   worker& control() { return *workers.front(); }
 
+  ~impl() {
+    for (auto& w : workers) {
+      w->ioc.stop();
+      if (w->thread.joinable()) w->thread.join();
+    }
+    // What holds I/O objects of the workers' event loops goes before the loops do (members
+    // would otherwise be destroyed in the reverse order of their declaration: the loops first).
+    service.reset();
+    tiered.reset();
+    bus.reset();
+    redis_backoff.reset();
+    redis_grants.reset();
+    redis_entries.reset();
+    redis_subscriber.reset();
+    redis_commands.reset();
+    for (auto& w : workers) w->pool.reset();
+    client_acceptor.reset();
+    admin_acceptor.reset();
+  }
+
   void register_redis_metrics() {
     auto& m = *this;
   auto& r = m.metrics_registry;
@@ -256,8 +276,9 @@ struct server::impl {
     else
       spdlog::info("drained");
     if (admin_acceptor) admin_acceptor->close(ignored);
-    if (redis_subscriber) redis_subscriber->stop();
-    if (redis_commands) redis_commands->stop();
+    // Close Redis before the event loops stop: its sockets and hiredis contexts live on them.
+    if (redis_subscriber) co_await redis_subscriber->close();
+    if (redis_commands) co_await redis_commands->close();
     for (auto& w : workers) w->ioc.stop();
   }
 
@@ -382,12 +403,7 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
   for (auto& w : m.workers) w->pool = std::make_unique<upstream_pool>(w->ioc.get_executor(), us);
 }
 
-server::~server() {
-  for (auto& w : impl_->workers) {
-    w->ioc.stop();
-    if (w->thread.joinable()) w->thread.join();
-  }
-}
+server::~server() = default;
 
 void server::start() {
   auto& m = *impl_;

@@ -2,6 +2,8 @@
 // one fake Webex API.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <sstream>
 #include <thread>
@@ -250,4 +252,24 @@ TEST_CASE("a 429 seen by one instance blocks the token on the other") {
   CHECK(c.fake.requests().size() == 1);
   const auto keys = c.redis.cli({"--scan", "--pattern", "wcp:v1:backoff:*"});
   CHECK(keys.find("wcp:v1:backoff:token:") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM in Redis mode closes Redis cleanly and exits 0 - with Redis up or down") {
+  cluster c;
+  const auto auth = bearer(c.world.token_admin_a);
+  // Both connections busy with real work first: fills, lookups, grants, a write.
+  for (int i = 0; i < 20; ++i) REQUIRE(c.get(c.a, park_path(c.world), auth).status == 200);
+  header_list put = auth;
+  put.emplace_back("Content-Type", "application/json");
+  REQUIRE(http_request(c.a.port, "PUT", fake::paging_path(c.world.loc_a1, c.world.paging_a1), put,
+                       R"({"name":"Paged"})").status / 100 == 2);
+  c.a.proc->signal(SIGTERM);
+  CHECK(c.a.proc->wait(std::chrono::seconds(15)) == 0);
+  CHECK(c.a.proc->output().find("drained") != std::string::npos);
+
+  // The other instance, with Redis gone: still a clean exit.
+  REQUIRE(c.get(c.b, park_path(c.world), auth).status == 200);
+  c.redis.kill();
+  c.b.proc->signal(SIGTERM);
+  CHECK(c.b.proc->wait(std::chrono::seconds(15)) == 0);
 }
