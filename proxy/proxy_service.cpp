@@ -171,7 +171,29 @@ proxy_metrics::proxy_metrics(registry& r)
                                  "Time a request spent waiting out a rate-limit block.",
                                  latency_buckets())),
       coalesced(r.add_counter("webex_cache_proxy_coalesced_requests_total",
-                              "Misses answered by another request's upstream fetch.")) {}
+                              "Misses answered by another request's upstream fetch.")) {
+  // Every series whose labels are known in advance is exported from the start, at zero, so a
+  // rate() or a dashboard panel has a series before the first event rather than none.
+  constexpr std::array results = {cache_result::hit, cache_result::miss, cache_result::stale,
+                                  cache_result::bypass};
+  for (const char* route : {"call_park", "paging_group"})
+    for (const auto c : results) request_cell(route, c);
+  request_cell("passthrough", cache_result::bypass);
+  for (const auto c : results) duration_cell(c);
+  for (const unsigned status : {200u, 400u, 500u}) response_cell(status);
+  for (const char* e : {"learned", "dropped"}) grants.with({e});
+  for (const char* reason : {"write", "rename", "purge", "remote"}) invalidations.with({reason});
+  for (const char* reason : {"429", "423"}) {
+    backoffs.with({reason});
+    rate_limited.with({reason});
+  }
+  renames();
+  rejected_connections();
+  retries();
+  retry_wait();
+  coalesced();
+  upstream_duration();
+}
 
 template <class Cell>
 Cell& proxy_metrics::resolve(std::atomic<Cell*>& slot, family<Cell>& f,

@@ -191,6 +191,28 @@ TEST_CASE("the metrics pass promtool check metrics and follow the naming rules")
   CHECK(metrics.body.find(w.loc_a1) == std::string::npos);
 }
 
+TEST_CASE("a fresh daemon exports its known series at zero, before any event") {
+  fake::fake_webex f;
+  auto p = test::start_proxy({"--upstream", f.base_url()});
+  const auto body = http_request(p.admin_port, "GET", "/metrics").body;
+  for (const char* series : {
+           R"(webex_cache_proxy_requests_total{route="call_park",cache="hit"} 0)",
+           R"(webex_cache_proxy_requests_total{route="paging_group",cache="stale"} 0)",
+           R"(webex_cache_proxy_invalidations_total{reason="rename"} 0)",
+           R"(webex_cache_proxy_invalidations_total{reason="remote"} 0)",
+           R"(webex_cache_proxy_backoffs_total{reason="429"} 0)",
+           R"(webex_cache_proxy_rate_limited_total{reason="423"} 0)",
+           R"(webex_cache_proxy_grants_total{event="dropped"} 0)",
+           "webex_cache_proxy_coalesced_requests_total 0",
+           "webex_cache_proxy_retries_total 0",
+           "webex_cache_proxy_retry_wait_seconds_count 0",
+           "webex_cache_proxy_upstream_duration_seconds_count 0",
+       }) {
+    CAPTURE(series);
+    CHECK(body.find(std::string("\n") + series + "\n") != std::string::npos);
+  }
+}
+
 TEST_CASE("the systemd unit verifies and its exposure is rated 2.0 or lower") {
   const auto dir = test::make_temp_dir("wcp-unit-");
   std::ifstream in(std::string(WCP_SOURCE_DIR) + "/systemd/webex-cache-proxy.service");
