@@ -198,6 +198,8 @@ struct server::impl {
   void on_reload() {
     auto next = reload ? reload() : std::nullopt;
     if (!next) return;
+    // The new settings first: once any line of this reload shows, they are in force.
+    apply_live(*next);
     auto restart_needed = [&](const char* name, bool changed) {
       if (changed) spdlog::warn("reload: {} changed; it takes effect after a restart", name);
     };
@@ -212,7 +214,6 @@ struct server::impl {
     restart_needed("--redis", next->redis != cfg.redis);
     restart_needed("--threads", next->threads != cfg.threads);
     restart_needed("--memory-max-bytes", next->memory_max_bytes != cfg.memory_max_bytes);
-    apply_live(*next);
     spdlog::info("reloaded: log-level={} cache-ttl={}s stale-ttl={}s grant-ttl={}s "
                  "max-retry-wait={}s max-backoff={}s default-backoff={}s",
                  next->log_level, next->cache_ttl.count(), next->stale_ttl.count(),

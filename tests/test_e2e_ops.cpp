@@ -131,7 +131,11 @@ TEST_CASE("SIGHUP re-reads the config file: the log level and the TTLs change li
   const auto path = fake::call_park_path(w.loc_a1, w.park_a1);
   REQUIRE(http_request(p.port, "GET", path, bearer(w.token_admin_a)).status == 200);
   CHECK(http_request(p.port, "GET", path, bearer(w.token_admin_a)).header("X-Cache") == "HIT");
+  // Both access lines (the miss and the hit) are out before the mark: a line is written once its
+  // answer has been sent, so the client may see the answer first.
   p.proc->wait_for_output("access method=GET");
+  p.proc->wait_for_output("access method=GET", seconds(10),
+                          p.proc->output().find("access method=GET") + 1);
 
   std::ofstream(conf) << "log-level = warn\ncache-ttl = 0\n# the store size needs a restart\nmemory-max-bytes = 128MiB\n";
   const auto mark = p.proc->output().size();
