@@ -505,6 +505,30 @@ void validate_impl(const config& c, const source_fn& source) {
     fail("admin-listen", format_endpoint(c.admin_listen) + " is also --listen; use another port", source);
 }
 
+// The message for a Boost.Program_options error, built here rather than by its what(): what()
+// fills %placeholders% in a loop that never ends when the user's own text contains one
+// (`--x%canonical_option%`, a config line holding `%invalid_line%`) in Boost 1.81.
+std::string describe(const po::error& e) {
+  if (const auto* u = dynamic_cast<const po::unknown_option*>(&e))
+    return "unrecognised option " + quote(u->get_option_name());
+  if (const auto* line = dynamic_cast<const po::invalid_config_file_syntax*>(&e))
+    return "a line is not \"name = value\": " + quote(line->tokens());
+  if (const auto* syntax = dynamic_cast<const po::invalid_syntax*>(&e)) {
+    const std::string name = quote(syntax->get_option_name());
+    switch (syntax->kind()) {
+      case po::invalid_syntax::missing_parameter: return name + " needs a value";
+      case po::invalid_syntax::extra_parameter: return name + " takes no value";
+      case po::invalid_syntax::empty_adjacent_parameter: return name + " has an empty value";
+      default: return name + " is not written as --name value or --name=value";
+    }
+  }
+  if (const auto* twice = dynamic_cast<const po::multiple_occurrences*>(&e))
+    return quote(twice->get_option_name()) + " is given more than once";
+  if (const auto* other = dynamic_cast<const po::error_with_option_name*>(&e))
+    return quote(other->get_option_name()) + " is not valid here";
+  return e.what();  // no user text in these messages
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -644,7 +668,7 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
     }
     po::store(cmdline, vm);
   } catch (const po::error& e) {
-    throw config_error(e.what());
+    throw config_error(describe(e));
   }
 
   if (vm["help"].as<bool>()) {
@@ -687,7 +711,7 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
     try {
       po::store(env, vm);
     } catch (const po::error& e) {
-      throw config_error(std::string(e.what()) + " (in the environment)");
+      throw config_error(describe(e) + " (in the environment)");
     }
   }
 
@@ -711,7 +735,7 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
     try {
       file = po::parse_config_file(in, settings_desc, true);
     } catch (const po::error& e) {
-      throw config_error(path + ": " + e.what());
+      throw config_error(path + ": " + describe(e));
     }
     std::set<std::string> seen;
     for (auto& o : file.options) {
@@ -730,7 +754,7 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
     try {
       po::store(file, vm);
     } catch (const po::error& e) {
-      throw config_error(path + ": " + e.what());
+      throw config_error(path + ": " + describe(e));
     }
   }
 
