@@ -93,7 +93,6 @@ std::vector<std::string> lines_of(const uint8_t* data, size_t size) {
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (lower.find("config") != std::string::npos && lower.find("check") == std::string::npos)
       continue;
-    if (line.find('\0') != std::string::npos) line.resize(line.find('\0'));
     lines.push_back(std::move(line));
   }
   return lines;

@@ -65,6 +65,9 @@ struct server::impl {
   upstream_url upstream;
   std::shared_ptr<ssl::context> tls;         // upstream (client side)
   std::shared_ptr<ssl::context> client_tls;  // client listener (server side), with --tls-cert
+  // The event loops. Everything declared below holds I/O objects on them or uses what does, so it
+  // is destroyed (in reverse order of declaration) before the loops are.
+  std::vector<std::unique_ptr<worker>> workers;
   // Embedded mode: one in-process store and grants. Redis mode: L1 + Redis behind tiered.
   std::unique_ptr<cache::memory_store> store;
   std::unique_ptr<cache::memory_grants> grants;
@@ -79,7 +82,6 @@ struct server::impl {
   cache::memory_store* l1 = nullptr;
   cache::store* store_iface = nullptr;
   std::unique_ptr<proxy_service> service;
-  std::vector<std::unique_ptr<worker>> workers;
   std::optional<net::ip::tcp::acceptor> client_acceptor;
   std::optional<net::ip::tcp::acceptor> admin_acceptor;
   std::atomic<std::size_t> next_worker{0};
@@ -92,19 +94,6 @@ struct server::impl {
       w->ioc.stop();
       if (w->thread.joinable()) w->thread.join();
     }
-    // What holds I/O objects of the workers' event loops goes before the loops do (members
-    // would otherwise be destroyed in the reverse order of their declaration: the loops first).
-    service.reset();
-    tiered.reset();
-    bus.reset();
-    redis_backoff.reset();
-    redis_grants.reset();
-    redis_entries.reset();
-    redis_subscriber.reset();
-    redis_commands.reset();
-    for (auto& w : workers) w->pool.reset();
-    client_acceptor.reset();
-    admin_acceptor.reset();
   }
 
   void register_redis_metrics() {
