@@ -46,7 +46,7 @@ bool tiered_cache::overflowed() const {
 
 std::size_t tiered_cache::pending() const {
   std::lock_guard lock(pending_mu_);
-  return pending_.size();
+  return pending_.size() + replaying_count_;
 }
 
 net::awaitable<entry_ptr> tiered_cache::lookup(const variant_key& key) {
@@ -236,14 +236,24 @@ net::awaitable<void> tiered_cache::replay_pending() {
     work.clear();
     work.push_back(std::move(all));
   }
+  // Until each message is through, it still counts as pending.
+  const auto set_replaying = [&] {
+    std::lock_guard lock(pending_mu_);
+    replaying_count_ = work.size();
+  };
+  set_replaying();
   while (!work.empty()) {
     if (!co_await propagate(work.front())) {
       // Redis went away again: keep the rest for the next try.
-      for (auto& m : work) remember(std::move(m));
+      std::deque<invalidation> rest;
+      rest.swap(work);
+      set_replaying();
+      for (auto& m : rest) remember(std::move(m));
       break;
     }
     stats_.replayed.fetch_add(1, std::memory_order_relaxed);
     work.pop_front();
+    set_replaying();
   }
   replaying_ = false;
 }

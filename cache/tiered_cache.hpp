@@ -95,6 +95,7 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   mutable std::mutex pending_mu_;
   std::deque<invalidation> pending_;
   bool overflowed_ = false;
+  std::size_t replaying_count_ = 0;  // taken out of pending_ by a replay, not yet through
   std::atomic<bool> replaying_{false};
   tiered_stats stats_;
   std::function<void()> on_remote_;
