@@ -252,11 +252,18 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
     bool keep_alive = req.keep_alive() && !ctx.state.draining.load();
     unsigned status = 0;
     bool broken = false;
+    // Counted as soon as the answer is decided, before its bytes go out: a client that has its
+    // answer and then scrapes /metrics always finds its request counted.
+    const auto count_answer = [&] {
+      ctx.metrics.request_cell(a.route, a.cache).inc();
+      ctx.metrics.response_cell(status).inc();
+    };
 
     if (a.entry) {
       // From the cache: a head written straight into a reused buffer, then the stored body.
       const auto& e = *a.entry;
       status = e.status;
+      count_answer();
       entry_head.clear();
       format_entry_head(entry_head, e, a.cache, req.version(), keep_alive,
                         cache::age_seconds(e, cache::wall_clock::now()));
@@ -269,6 +276,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
     } else if (!a.stream) {
       a.response.keep_alive(keep_alive);
       status = a.response.result_int();
+      count_answer();
       tcp.expires_after(lim.body_timeout);
       auto [wec, wn] = co_await http::async_write(stream, a.response, use_tuple);
       broken = static_cast<bool>(wec);
@@ -277,6 +285,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       auto& up = *a.stream;
       const auto& uh = up.parser->get();
       status = uh.result_int();
+      count_answer();
       http::response<http::buffer_body> res{uh.result(), req.version()};
       copy_end_to_end_headers(uh.base(), res.base());
       res.set("X-Cache", "BYPASS");
@@ -326,8 +335,6 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
 
     const double seconds = std::chrono::duration<double>(steady::now() - started).count();
     const auto cache = to_string(a.cache);
-    ctx.metrics.request_cell(a.route, a.cache).inc();
-    ctx.metrics.response_cell(status).inc();
     ctx.metrics.duration_cell(a.cache).observe(seconds);
     spdlog::info("access method={} route={} status={} cache={} upstream_status={} "
                  "upstream_ms={:.1f} ms={:.2f} token={}",

@@ -217,6 +217,29 @@ TEST_CASE("a fresh daemon exports its known series at zero, before any event") {
   }
 }
 
+TEST_CASE("a client that has its answer finds it counted on /metrics") {
+  // A scrape right after an answer must already count it, whichever worker thread served it:
+  // dashboards and alerts compare these counters with what clients saw.
+  test::e2e_stack s({"--threads", "2"});
+  const auto path = fake::call_park_path(s.world.loc_a1, s.world.park_a1);
+  const auto hits = R"(webex_cache_proxy_requests_total{route="call_park",cache="hit"})";
+  const auto passthrough = R"(webex_cache_proxy_requests_total{route="passthrough",cache="bypass"})";
+  const auto ok = R"(webex_cache_proxy_responses_total{code="2xx"})";
+  const auto refused = R"(webex_cache_proxy_responses_total{code="4xx"})";
+  REQUIRE(s.get(path, s.world.token_admin_a).header("X-Cache") == "MISS");
+  for (int i = 1; i <= 40; ++i) {
+    CAPTURE(i);
+    REQUIRE(s.get(path, s.world.token_admin_a).header("X-Cache") == "HIT");
+    CHECK(s.metric(hits) == i);
+    REQUIRE(s.get("/v1/people/me", s.world.token_admin_a).status == 200);
+    CHECK(s.metric(passthrough) == i);
+    CHECK(s.metric(ok) == 2 * i + 1);
+    REQUIRE(s.get(fake::call_park_path(s.world.loc_a1, "not%20an%20id"), s.world.token_admin_a)
+                .status == 400);
+    CHECK(s.metric(refused) == i);
+  }
+}
+
 TEST_CASE("the systemd unit verifies and its exposure is rated 2.0 or lower") {
   const auto dir = test::make_temp_dir("wcp-unit-");
   std::ifstream in(std::string(WCP_SOURCE_DIR) + "/systemd/webex-cache-proxy.service");
