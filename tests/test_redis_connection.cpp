@@ -41,7 +41,10 @@ bool wait_until(Pred pred, milliseconds timeout = 5s) {
 }
 
 // An io_context running on its own thread. drain() lets run() return once all work is done;
-// a connection that leaves handlers behind after it is gone makes drain() fail.
+// a connection that leaves handlers behind after it is gone makes drain() fail. A loop that
+// another loop's thread posts into (a caller's, receiving Redis completions) is declared before
+// that loop, so that it is destroyed after it: an io_context must not be destroyed while another
+// thread is still inside a post() to it.
 struct loop {
   net::io_context ioc;
   net::executor_work_guard<net::io_context::executor_type> guard{ioc.get_executor()};
@@ -329,7 +332,7 @@ TEST_CASE("array and integer replies are copied") {
 
 TEST_CASE("command completes on the caller executor with the reply") {
   redis_server server;
-  loop redis_loop, caller;
+  loop caller, redis_loop;
   auto c = connect(redis_loop, options_for(server));
   std::promise<std::pair<redis_result, std::thread::id>> p;
   net::co_spawn(
@@ -350,7 +353,7 @@ TEST_CASE("command completes on the caller executor with the reply") {
 
 TEST_CASE("concurrent commands from two io_contexts complete exactly once") {
   redis_server server;
-  loop redis_loop, a, b;
+  loop a, b, redis_loop;
   auto o = options_for(server);
   o.command_timeout = 10s;
   auto c = connect(redis_loop, o);
@@ -677,7 +680,7 @@ TEST_CASE("stop completes pending commands with closed") {
 
 TEST_CASE("destroying the connection with commands in flight is safe") {
   redis_server server;
-  loop redis_loop, caller;
+  loop caller, redis_loop;
   auto o = options_for(server);
   o.command_timeout = 10s;
   auto c = connect(redis_loop, o);
