@@ -250,20 +250,18 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
     ctx.state.in_flight.fetch_add(1);
     answer a = co_await ctx.service.handle(req, ctx.pool, memo);
     bool keep_alive = req.keep_alive() && !ctx.state.draining.load();
-    unsigned status = 0;
+    const unsigned status = a.entry    ? a.entry->status
+                            : !a.stream ? a.response.result_int()
+                                        : a.stream->parser->get().result_int();
     bool broken = false;
     // Counted as soon as the answer is decided, before its bytes go out: a client that has its
     // answer and then scrapes /metrics always finds its request counted.
-    const auto count_answer = [&] {
-      ctx.metrics.request_cell(a.route, a.cache).inc();
-      ctx.metrics.response_cell(status).inc();
-    };
+    ctx.metrics.request_cell(a.route, a.cache).inc();
+    ctx.metrics.response_cell(status).inc();
 
     if (a.entry) {
       // From the cache: a head written straight into a reused buffer, then the stored body.
       const auto& e = *a.entry;
-      status = e.status;
-      count_answer();
       entry_head.clear();
       format_entry_head(entry_head, e, a.cache, req.version(), keep_alive,
                         cache::age_seconds(e, cache::wall_clock::now()));
@@ -275,8 +273,6 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       broken = static_cast<bool>(wec);
     } else if (!a.stream) {
       a.response.keep_alive(keep_alive);
-      status = a.response.result_int();
-      count_answer();
       tcp.expires_after(lim.body_timeout);
       auto [wec, wn] = co_await http::async_write(stream, a.response, use_tuple);
       broken = static_cast<bool>(wec);
@@ -284,8 +280,6 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       // Passthrough: relay upstream's answer as it arrives, framed by this proxy.
       auto& up = *a.stream;
       const auto& uh = up.parser->get();
-      status = uh.result_int();
-      count_answer();
       http::response<http::buffer_body> res{uh.result(), req.version()};
       copy_end_to_end_headers(uh.base(), res.base());
       res.set("X-Cache", "BYPASS");
