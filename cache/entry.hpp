@@ -16,7 +16,7 @@ using wall_clock = std::chrono::system_clock;
 struct entry {
   unsigned status = 200;
   std::string content_type;  // upstream's Content-Type, kept
-  std::string tracking_id;   // upstream's trackingid, kept
+  std::string tracking_id;   // not filled by the proxy: an answer carries its own request's
   std::string body;
   wall_clock::time_point stored_at{};
   // When a store stops returning it (stored_at + fresh + stale windows). Set by whoever builds

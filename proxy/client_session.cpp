@@ -16,6 +16,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <spdlog/spdlog.h>
 
+#include "proxy/http_rules.hpp"
 #include "proxy/webex_error.hpp"
 
 namespace wcp::proxy {
@@ -127,8 +128,11 @@ bool has_obs_fold(const beast::flat_buffer& buffer) {
 // Framing a proxy must not pass on: both Content-Length and Transfer-Encoding, several
 // Content-Lengths, or a transfer coding other than plain chunked.
 std::optional<std::string> framing_problem(const http::request_header<>& head) {
-  const auto lengths = head.count(http::field::content_length);
   const auto codings = head.count(http::field::transfer_encoding);
+  // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty.
+  if (codings && head.version() < 11)
+    return "An HTTP/1.0 request must not have a Transfer-Encoding.";
+  const auto lengths = head.count(http::field::content_length);
   if (lengths && codings) return "The request has both Content-Length and Transfer-Encoding.";
   if (lengths > 1) return "The request has more than one Content-Length.";
   if (codings > 1) return "The request has more than one Transfer-Encoding.";
@@ -139,6 +143,66 @@ std::optional<std::string> framing_problem(const http::request_header<>& head) {
     if (!beast::iequals(te, "chunked")) return "Only 'Transfer-Encoding: chunked' is accepted.";
   }
   return std::nullopt;
+}
+
+// A request counted as in flight (for the drain's log) for as long as it lives.
+class in_flight_mark {
+ public:
+  explicit in_flight_mark(server_state& s) : s_(s) { s_.in_flight.fetch_add(1); }
+  ~in_flight_mark() { s_.in_flight.fetch_sub(1); }
+  in_flight_mark(const in_flight_mark&) = delete;
+  in_flight_mark& operator=(const in_flight_mark&) = delete;
+
+ private:
+  server_state& s_;
+};
+
+// What the listener itself answers, before (or instead of) the proxy service: a request the
+// HTTP rules refuse once its body is read (the connection stays usable), or `OPTIONS *`.
+struct local_answer {
+  unsigned status = 0;
+  std::string message;
+  std::string_view reason;  // bad_requests_total label; empty for OPTIONS *
+  bool allow = false;       // send Allow: the methods the proxy handles
+  bool close = false;       // close the connection after answering
+};
+
+// The rules a request must meet before the router sees it, in the order RFC 9112 puts them:
+// Host, then the method, then the request-target's form. nullopt: hand it to the service.
+// An absolute-form target is replaced by the origin-form the proxy routes by.
+std::optional<local_answer> apply_request_rules(const http::request_header<>& head,
+                                                std::string_view method, std::string& origin) {
+  auto refused = [](const refusal& r, bool close) {
+    return local_answer{r.status, r.message, r.reason, false, close};
+  };
+  if (auto bad = check_host(head.version(), head.count(http::field::host),
+                            head[http::field::host]))
+    return refused(*bad, true);
+
+  switch (classify_method(method)) {
+    case method_policy::handled: break;
+    case method_policy::not_allowed:
+      // CONNECT: the client may follow with tunnel bytes; close rather than read them as HTTP.
+      return local_answer{405, "The " + std::string(method) + " method is not allowed.",
+                          "method", true, method == "CONNECT"};
+    case method_policy::unknown:
+      return local_answer{501, "The method '" + std::string(method) + "' is not implemented.",
+                          "method", true, false};
+  }
+
+  auto target = classify_target(head.target());
+  switch (target.form) {
+    case target_form::origin: return std::nullopt;
+    case target_form::absolute: origin = std::move(target.origin); return std::nullopt;
+    case target_form::asterisk:
+      if (method == "OPTIONS") return local_answer{200, "", "", true, false};
+      return local_answer{400, "'*' is a request target for OPTIONS only.", "invalid_target",
+                          false, false};
+    case target_form::authority:
+    case target_form::invalid: break;
+  }
+  return local_answer{400, "The request target is not a path or an absolute http(s) URL.",
+                      "invalid_target", false, false};
 }
 
 // Serves requests on one connection (plain or TLS) until it ends; the caller closes it.
@@ -161,6 +225,14 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
     tcp.expires_after(lim.body_timeout);
     co_await http::async_write(stream, res, use_tuple);
   };
+  // A refusal the connection does not survive: counted, logged, answered. (Plain arguments: a
+  // temporary with a destructor inside a co_await expression is destroyed twice by g++ 12.)
+  auto refuse_and_close = [&](unsigned status, std::string_view message, std::string_view reason,
+                              unsigned version) -> net::awaitable<void> {
+    ctx.metrics.bad_requests.with({std::string(reason)}).inc();
+    spdlog::info("refused a request: {}", message);
+    co_await refuse(status, message, version);
+  };
 
   for (;;) {
     if (ctx.state.draining.load()) break;
@@ -181,15 +253,21 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
 
     tcp.expires_after(lim.header_timeout);
     // The whole head first, so that its raw bytes can be checked for what the parser would
-    // quietly accept: obsolete line folding.
+    // quietly accept (obsolete line folding) or wait on for ever (a request line without a
+    // version).
     beast::error_code hec = co_await read_head(stream, buffer, lim.max_header_bytes);
-    if (!hec && has_obs_fold(buffer)) {
-      ctx.metrics.bad_requests.with({"smuggling"}).inc();
-      spdlog::info("refused a request with obsolete line folding");
-      co_await refuse(400, "The request uses obsolete line folding.", 11);
-      break;
-    }
     if (!hec) {
+      const auto raw = std::string_view(static_cast<const char*>(buffer.data().data()),
+                                        buffer.size());
+      if (has_obs_fold(buffer)) {
+        co_await refuse_and_close(400, "The request uses obsolete line folding.", "smuggling", 11);
+        break;
+      }
+      if (auto line = parse_request_line(raw); line.error) {
+        const auto& e = *line.error;
+        co_await refuse_and_close(e.status, e.message, e.reason, 11);
+        break;
+      }
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
       hec = ec;
     }
@@ -210,9 +288,14 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
     // A request framed two ways, or framed in a way two parsers may read differently, is how
     // smuggling starts: refuse it outright.
     if (auto framing = framing_problem(head)) {
-      ctx.metrics.bad_requests.with({"smuggling"}).inc();
-      spdlog::info("refused a request: {}", *framing);
-      co_await refuse(400, *framing, head.version());
+      co_await refuse_and_close(400, *framing, "smuggling", head.version());
+      break;
+    }
+    const std::string method(head.method_string());
+    std::string origin;  // set: the absolute-form target's origin-form
+    auto local = apply_request_rules(head, method, origin);
+    if (local && local->close) {
+      co_await refuse_and_close(local->status, local->message, local->reason, head.version());
       break;
     }
 
@@ -220,9 +303,14 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       const auto expect = head[http::field::expect];
       if (!expect.empty()) {
         if (!beast::iequals(expect, "100-continue")) {
-          ctx.metrics.bad_requests.with({"malformed"}).inc();
-          spdlog::info("refused a request with an unsupported Expect header");
-          co_await refuse(417, "Only 'Expect: 100-continue' is supported.", head.version());
+          co_await refuse_and_close(417, "Only 'Expect: 100-continue' is supported.",
+                                    "malformed", head.version());
+          break;
+        }
+        if (local) {
+          // The answer is known before the body: give it now and do not ask for the body.
+          co_await refuse_and_close(local->status, local->message, local->reason,
+                                    head.version());
           break;
         }
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -247,12 +335,60 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
     }
 
     http::request<http::string_body> req = parser.release();
-    ctx.state.in_flight.fetch_add(1);
-    answer a = co_await ctx.service.handle(req, ctx.pool, memo);
+    if (!origin.empty()) req.target(origin);
+    in_flight_mark counted(ctx.state);
+    answer a;
+    if (local) {
+      a.route = local->reason.empty() ? "passthrough" : "invalid";
+      if (local->reason.empty()) {
+        // OPTIONS *: what the proxy handles.
+        a.response = http::response<http::string_body>{http::status::ok, req.version()};
+        a.response.set("X-Cache", "BYPASS");
+        a.response.set(http::field::allow, allowed_methods);
+        a.response.prepare_payload();
+      } else {
+        ctx.metrics.bad_requests.with({std::string(local->reason)}).inc();
+        spdlog::info("refused a {} request: {}", method, local->message);
+        a.response = proxy_service::error_response(local->status, req.version(), local->message,
+                                                   new_tracking_id());
+        a.response.set("X-Cache", "BYPASS");
+        if (local->allow) a.response.set(http::field::allow, allowed_methods);
+      }
+    } else {
+      std::string failure;
+      try {
+        a = co_await ctx.service.handle(req, ctx.pool, memo);
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      if (!failure.empty()) {
+        // A fault of the proxy's own: the caller gets a clear 500 and the connection is closed
+        // (what was read and written on it so far is unknown).
+        const auto tracking = new_tracking_id();
+        ctx.metrics.internal_errors().inc();
+        spdlog::error("internal error answering {} {}: {} [trackingId {}]", method,
+                      route_label(route_request(method, req.target())), failure, tracking);
+        a = answer{};
+        a.response = proxy_service::error_response(500, req.version(),
+                                                   "The proxy failed to answer the request.",
+                                                   tracking);
+        a.response.set("X-Cache", "BYPASS");
+        req.keep_alive(false);
+      }
+    }
     bool keep_alive = req.keep_alive() && !ctx.state.draining.load();
     const unsigned status = a.entry    ? a.entry->status
                             : !a.stream ? a.response.result_int()
                                         : a.stream->parser->get().result_int();
+    // This answer's trackingid: upstream's for an answer it gave to this request, else the
+    // caller's TrackingID, else one the proxy makes; logged on the access line.
+    std::string tracking;
+    if (a.entry) {
+      tracking = req["TrackingID"];
+      if (tracking.empty()) tracking = new_tracking_id();
+    } else {
+      tracking = a.stream ? a.stream->parser->get()["trackingid"] : a.response["trackingid"];
+    }
     bool broken = false;
     // Counted as soon as the answer is decided, before its bytes go out: a client that has its
     // answer and then scrapes /metrics always finds its request counted.
@@ -264,7 +400,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       const auto& e = *a.entry;
       entry_head.clear();
       format_entry_head(entry_head, e, a.cache, req.version(), keep_alive,
-                        cache::age_seconds(e, cache::wall_clock::now()));
+                        cache::age_seconds(e, cache::wall_clock::now()), tracking);
       const bool is_head = req.method() == http::verb::head;
       const std::array<net::const_buffer, 2> out{
           net::buffer(entry_head), is_head ? net::const_buffer() : net::buffer(e.body)};
@@ -272,6 +408,11 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       auto [wec, wn] = co_await net::async_write(stream, out, use_tuple);
       broken = static_cast<bool>(wec);
     } else if (!a.stream) {
+      if (req.method() == http::verb::head && !a.response.body().empty()) {
+        // An answer to HEAD says how long the body would be, and sends none.
+        a.response.content_length(a.response.body().size());
+        a.response.body().clear();
+      }
       a.response.keep_alive(keep_alive);
       tcp.expires_after(lim.body_timeout);
       auto [wec, wn] = co_await http::async_write(stream, a.response, use_tuple);
@@ -325,16 +466,15 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       }
       if (!broken) ctx.pool.release(up);
     }
-    ctx.state.in_flight.fetch_sub(1);
 
     const double seconds = std::chrono::duration<double>(steady::now() - started).count();
     const auto cache = to_string(a.cache);
     ctx.metrics.duration_cell(a.cache).observe(seconds);
     spdlog::info("access method={} route={} status={} cache={} upstream_status={} "
-                 "upstream_ms={:.1f} ms={:.2f} token={}",
+                 "upstream_ms={:.1f} ms={:.2f} token={} trackingid={}",
                  std::string_view(req.method_string()), a.route, status, cache,
                  a.upstream_status, a.upstream_seconds * 1000, seconds * 1000,
-                 a.token_id.empty() ? "-" : a.token_id);
+                 a.token_id.empty() ? "-" : a.token_id, tracking.empty() ? "-" : tracking);
 
     if (broken || !keep_alive) break;
   }
@@ -342,12 +482,26 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
 
 }  // namespace
 
-net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_context ctx) {
-  ctx.state.connections.fetch_add(1);
-  ctx.metrics.client_connections().add(1);
+connection_slot::connection_slot(server_state& state, gauge& connections) noexcept
+    : state_(&state), connections_(&connections) {
+  state_->connections.fetch_add(1);
+  connections_->add(1);
+}
+
+connection_slot::connection_slot(connection_slot&& other) noexcept
+    : state_(std::exchange(other.state_, nullptr)),
+      connections_(std::exchange(other.connections_, nullptr)) {}
+
+connection_slot::~connection_slot() {
+  if (!state_) return;
+  connections_->add(-1);
+  state_->connections.fetch_sub(1);
+}
+
+net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_context ctx,
+                                        connection_slot slot) {
   beast::error_code ignored;
   socket.set_option(net::ip::tcp::no_delay(true), ignored);
-
   if (ctx.tls) {
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *ctx.tls);
     auto& tcp = beast::get_lowest_layer(stream);
@@ -370,8 +524,6 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
     stream.close();
   }
-  ctx.metrics.client_connections().add(-1);
-  ctx.state.connections.fetch_sub(1);
 }
 
 }  // namespace wcp::proxy

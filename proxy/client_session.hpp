@@ -43,6 +43,25 @@ struct session_context {
   ssl::context* tls = nullptr;
 };
 
-net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_context ctx);
+// One open client connection, counted in server_state::connections (what --max-connections
+// checks) and in the client_connections gauge from construction until destruction. The session
+// coroutine owns it, so no way out of a session (an answer, an error, an exception, a drain)
+// can leave the count behind.
+class connection_slot {
+ public:
+  connection_slot(server_state& state, gauge& connections) noexcept;
+  ~connection_slot();
+  connection_slot(connection_slot&& other) noexcept;
+  connection_slot(const connection_slot&) = delete;
+  connection_slot& operator=(const connection_slot&) = delete;
+  connection_slot& operator=(connection_slot&&) = delete;
+
+ private:
+  server_state* state_;
+  gauge* connections_;
+};
+
+net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_context ctx,
+                                        connection_slot slot);
 
 }  // namespace wcp::proxy

@@ -108,7 +108,8 @@ std::string_view x_cache_value(cache_result r) noexcept {
 }  // namespace
 
 void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
-                       unsigned version, bool keep_alive, std::int64_t age) {
+                       unsigned version, bool keep_alive, std::int64_t age,
+                       std::string_view tracking_id) {
   char num[24];
   auto append_number = [&](std::uint64_t n) {
     const auto r = std::to_chars(num, num + sizeof num, n);
@@ -120,7 +121,7 @@ void format_entry_head(std::string& out, const cache::entry& e, cache_result res
   out.append(http::obsolete_reason(static_cast<http::status>(e.status)));
   out.append("\r\n");
   if (!e.content_type.empty()) out.append("Content-Type: ").append(e.content_type).append("\r\n");
-  if (!e.tracking_id.empty()) out.append("trackingid: ").append(e.tracking_id).append("\r\n");
+  if (!tracking_id.empty()) out.append("trackingid: ").append(tracking_id).append("\r\n");
   out.append("X-Cache: ").append(x_cache_value(result)).append("\r\nAge: ");
   append_number(static_cast<std::uint64_t>(std::max<std::int64_t>(age, 0)));
   out.append("\r\nContent-Length: ");
@@ -171,7 +172,10 @@ proxy_metrics::proxy_metrics(registry& r)
                                  "Time a request spent waiting out a rate-limit block.",
                                  latency_buckets())),
       coalesced(r.add_counter("webex_cache_proxy_coalesced_requests_total",
-                              "Misses answered by another request's upstream fetch.")) {
+                              "Misses answered by another request's upstream fetch.")),
+      internal_errors(r.add_counter("webex_cache_proxy_internal_errors_total",
+                                    "Requests and sessions ended by a fault of the proxy itself "
+                                    "(answered 500 or closed).")) {
   // Every series whose labels are known in advance is exported from the start, at zero, so a
   // rate() or a dashboard panel has a series before the first event rather than none.
   constexpr std::array results = {cache_result::hit, cache_result::miss, cache_result::stale,
@@ -192,6 +196,7 @@ proxy_metrics::proxy_metrics(registry& r)
   retries();
   retry_wait();
   coalesced();
+  internal_errors();
   upstream_duration();
 }
 
@@ -254,8 +259,7 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection_header) {
 http::request<http::string_body> make_upstream_request(const http::request<http::string_body>& req,
                                                        std::string_view base_path) {
   http::request<http::string_body> out;
-  out.method(req.method());
-  if (req.method() == http::verb::unknown) out.method_string(req.method_string());
+  out.method_string(req.method_string());
   std::string target;
   target.reserve(base_path.size() + req.target().size());
   target.append(base_path).append(req.target());
@@ -481,7 +485,12 @@ http::response<http::string_body> from_upstream(http::response<http::string_body
   copy_end_to_end_headers(up.base(), res.base());
   res.set("X-Cache", x_cache_value(result));
   if (req.method() == http::verb::head) {
-    res.content_length(up.body().size());
+    // The length the body would have: upstream's own Content-Length when it answered a HEAD
+    // (it sent no body), the body's when a GET was sent for it; never an invented one.
+    if (const auto length = up[http::field::content_length]; !length.empty())
+      res.set(http::field::content_length, length);
+    else if (!up.body().empty())
+      res.content_length(up.body().size());
   } else {
     res.body() = std::move(up.body());
     res.prepare_payload();
@@ -589,7 +598,6 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
       auto e = std::make_shared<cache::entry>();
       e->status = status;
       e->content_type = std::string(up[http::field::content_type]);
-      e->tracking_id = std::string(up["trackingid"]);
       e->body = up.body();
       const auto keep_for = live_.cache_ttl() + live_.stale_ttl();
       e->stored_at = cache::wall_clock::now();
@@ -602,6 +610,12 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   }
   a.cache = cache_result::miss;
   http::response<http::string_body> copy = res->response;
+  if (!leader) {
+    // Another request's answer: its trackingid names that request, and its cookies are that
+    // caller's.
+    copy.set("trackingid", tracking_or_new(req));
+    copy.erase(http::field::set_cookie);
+  }
   a.response = from_upstream(std::move(copy), a.cache, req);
   co_return a;
 }

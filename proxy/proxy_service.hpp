@@ -108,6 +108,7 @@ struct proxy_metrics {
   family<counter>& retries;
   family<histogram>& retry_wait;
   family<counter>& coalesced;
+  family<counter>& internal_errors;
 
   // The cells every answered request touches, each resolved once (then no lock and no
   // allocation per request). `route` is a route_label().
@@ -186,10 +187,12 @@ http::request<http::string_body> make_upstream_request(const http::request<http:
                                                        std::string_view base_path);
 
 // Appends the head of an answer made from a cached entry to `out`: the status line, Content-Type
-// and trackingid as upstream sent them, X-Cache, Age, Content-Length, a Connection header where
-// the HTTP version's default is not what happens, and the blank line. The body is the entry's.
+// as upstream sent it, `trackingid` (this request's: never the one of the request that filled the
+// entry), X-Cache, Age, Content-Length, a Connection header where the HTTP version's default is
+// not what happens, and the blank line. The body is the entry's.
 void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
-                       unsigned version, bool keep_alive, std::int64_t age);
+                       unsigned version, bool keep_alive, std::int64_t age,
+                       std::string_view tracking_id);
 
 // Copies an upstream answer's end-to-end headers (not hop-by-hop, not framing) onto `out`.
 void copy_end_to_end_headers(const http::fields& from, http::fields& out);

@@ -55,6 +55,13 @@ route route_request(std::string_view method, std::string_view target) {
   if (path.find("//") != std::string_view::npos)
     return invalid("The request path must not contain empty segments.");
 
+  // A repeated orgId is read as the last one by some parsers and as the first by others (Webex):
+  // refused on every route, so that the proxy and Webex never act on different orgs.
+  std::size_t org_params = 0;
+  for (auto param : url.params())
+    if (param.key == "orgId" && ++org_params > 1)
+      return invalid("The orgId parameter must not be given more than once.");
+
   route r;
   // /v1/telephony/config/locations/{locationId}/{callParks|paging}/{id}, literals in any case so
   // that a write cannot slip past invalidation by spelling a route differently.
@@ -81,10 +88,8 @@ route route_request(std::string_view method, std::string_view target) {
   r.resource_id = segments[6];
 
   bool other_params = false;
-  bool repeated_org = false;
   for (auto param : url.params()) {
     if (param.key == "orgId") {
-      if (r.org_id) repeated_org = true;
       if (!param.has_value || !cache::is_valid_id(param.value))
         return invalid("The orgId parameter is not valid: expected 1-512 characters of "
                        "[A-Za-z0-9=_-].");
@@ -96,7 +101,7 @@ route route_request(std::string_view method, std::string_view target) {
 
   if (method == "GET" || method == "HEAD") {
     r.kind = route_kind::cached_read;
-    r.cacheable = !other_params && !repeated_org;
+    r.cacheable = !other_params;
   } else if (method == "PUT" || method == "DELETE") {
     r.kind = route_kind::invalidating_write;
   } else {

@@ -176,7 +176,19 @@ struct server::impl {
       return;
     }
     session_context ctx{*service, *w->pool, metrics, state, limits, w->sessions, client_tls.get()};
-    net::co_spawn(w->ioc, run_client_session(std::move(socket), ctx), net::detached);
+    // The slot is counted from here, before the session first runs, so that a burst of accepts
+    // cannot pass --max-connections; the session owns it from then on.
+    connection_slot slot(state, metrics.client_connections());
+    net::co_spawn(w->ioc, run_client_session(std::move(socket), ctx, std::move(slot)),
+                  [this](std::exception_ptr e) {
+                    if (!e) return;
+                    metrics.internal_errors().inc();
+                    try {
+                      std::rethrow_exception(e);
+                    } catch (const std::exception& x) {
+                      spdlog::error("client session ended by an internal error: {}", x.what());
+                    }
+                  });
   }
 
   void apply_live(const config::config& c) {

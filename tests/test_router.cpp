@@ -69,8 +69,24 @@ TEST_CASE("orgId is kept - other parameters make a read uncacheable") {
   auto extra = route_request("GET", base + "/callParks/" + park + "?orgId=T1JH&max=5");
   CHECK(extra.kind == route_kind::cached_read);
   CHECK_FALSE(extra.cacheable);
-  auto twice = route_request("GET", base + "/callParks/" + park + "?orgId=A&orgId=B");
-  CHECK_FALSE(twice.cacheable);
+}
+
+TEST_CASE("a repeated orgId is refused on every route and method") {
+  for (const std::string target :
+       {base + "/callParks/" + park + "?orgId=A&orgId=B", base + "/callParks/" + park + "?orgId=A&orgId=A",
+        base + "/paging/UEFHSU5H?orgId=A&max=1&orgId=B", base + "/callParks/settings?orgId=A&orgId=B",
+        std::string("/v1/people?orgId=A&%6FrgId=B"), std::string("/v1/locations?orgId=&orgId=B")}) {
+    for (auto method : {"GET", "HEAD", "PUT", "DELETE", "POST"}) {
+      CAPTURE(target);
+      CAPTURE(method);
+      auto r = route_request(method, target);
+      CHECK(r.kind == route_kind::invalid);
+      CHECK(r.error_status == 400);
+      CHECK(r.error.find("orgId") != std::string::npos);
+    }
+  }
+  // Once is fine, and other repeated parameters are not the router's concern.
+  CHECK(route_request("GET", "/v1/people?orgId=A&max=1&max=2").kind == route_kind::passthrough);
 }
 
 TEST_CASE("padded and unpadded IDs give one key") {

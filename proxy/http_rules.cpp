@@ -1,0 +1,141 @@
+#include "proxy/http_rules.hpp"
+
+#include <array>
+
+#include <boost/url/authority_view.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+namespace wcp::proxy {
+
+namespace {
+
+// RFC 9110 §5.6.2 tchar.
+bool is_tchar(char c) noexcept {
+  if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_visible_ascii(char c) noexcept {
+  const auto u = static_cast<unsigned char>(c);
+  return u > 0x20 && u < 0x7f;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+refusal malformed(std::string message) { return {400, std::move(message), "malformed"}; }
+
+}  // namespace
+
+request_line_result parse_request_line(std::string_view head) {
+  request_line_result r;
+  const auto eol = head.find('\n');
+  if (eol == std::string_view::npos || eol == 0 || head[eol - 1] != '\r') {
+    r.error = malformed("The request line must end with CRLF.");
+    return r;
+  }
+  const std::string_view line = head.substr(0, eol - 1);
+
+  std::size_t i = 0;
+  while (i < line.size() && is_tchar(line[i])) ++i;
+  if (i == 0 || i == line.size() || line[i] != ' ') {
+    r.error = malformed("The request line must start with a method followed by one space.");
+    return r;
+  }
+  request_line out;
+  out.method = line.substr(0, i);
+
+  const std::size_t target_start = ++i;
+  while (i < line.size() && is_visible_ascii(line[i])) ++i;
+  if (i == target_start || i == line.size() || line[i] != ' ') {
+    r.error = malformed("The request line must have a request target followed by one space.");
+    return r;
+  }
+  out.target = line.substr(target_start, i - target_start);
+
+  const std::string_view version = line.substr(i + 1);
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !digit(version[5]) ||
+      version[6] != '.' || !digit(version[7])) {
+    r.error = malformed("The request line must end with an HTTP version (HTTP/1.1).");
+    return r;
+  }
+  if (version[5] != '1') {
+    r.error = refusal{505, "Only HTTP/1.0 and HTTP/1.1 are supported.", "version"};
+    return r;
+  }
+  out.version = 10 + static_cast<unsigned>(version[7] - '0');
+  r.line = out;
+  return r;
+}
+
+method_policy classify_method(std::string_view method) noexcept {
+  static constexpr std::array<std::string_view, 7> handled = {"GET", "HEAD",   "POST",   "PUT",
+                                                              "PATCH", "DELETE", "OPTIONS"};
+  for (auto m : handled)
+    if (method == m) return method_policy::handled;
+  if (method == "TRACE" || method == "CONNECT") return method_policy::not_allowed;
+  return method_policy::unknown;
+}
+
+std::optional<refusal> check_host(unsigned version, std::size_t count, std::string_view value) {
+  if (count > 1) return refusal{400, "The request has more than one Host header.", "host"};
+  if (count == 0) {
+    if (version >= 11) return refusal{400, "An HTTP/1.1 request must have a Host header.", "host"};
+    return std::nullopt;
+  }
+  auto bad = [] { return refusal{400, "The Host header is not a valid host[:port].", "host"}; };
+  if (value.empty()) return bad();
+  auto authority = boost::urls::parse_authority(value);
+  if (!authority || authority->has_userinfo() || authority->encoded_host().empty()) return bad();
+  if (authority->has_port()) {
+    const auto port = authority->port();
+    if (port.empty() || port.size() > 5 || authority->port_number() == 0) return bad();
+  }
+  return std::nullopt;
+}
+
+target_result classify_target(std::string_view target) {
+  target_result r;
+  if (target.empty()) return r;
+  if (target.front() == '/') {
+    r.form = target_form::origin;
+    return r;
+  }
+  if (target == "*") {
+    r.form = target_form::asterisk;
+    return r;
+  }
+  auto absolute = boost::urls::parse_absolute_uri(target);
+  if (absolute && (iequals(absolute->scheme(), "http") || iequals(absolute->scheme(), "https"))) {
+    const auto& u = *absolute;
+    if (!u.has_authority() || u.encoded_host().empty() || u.has_userinfo()) return r;
+    r.form = target_form::absolute;
+    r.origin = u.encoded_path().empty() ? "/" : std::string(u.encoded_path());
+    if (u.has_query()) r.origin.append("?").append(u.encoded_query());
+    return r;
+  }
+  // host:port also reads as an absolute URI whose scheme is the host.
+  if (auto authority = boost::urls::parse_authority(target);
+      authority && !authority->has_userinfo() && authority->has_port() &&
+      !authority->encoded_host().empty()) {
+    r.form = target_form::authority;
+    return r;
+  }
+  return r;
+}
+
+}  // namespace wcp::proxy

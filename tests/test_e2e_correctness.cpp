@@ -1,0 +1,105 @@
+// End-to-end: answers that must be exactly upstream's (or exactly this request's) where requests
+// take the paths around the cache: HEAD on reads that are not served from it, the tracking ID of
+// every answer.
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "support/e2e.hpp"
+
+using namespace wcp;
+using test::bearer;
+using test::http_request;
+
+namespace {
+using stack = test::e2e_stack;
+}  // namespace
+
+TEST_CASE("HEAD on reads not served from the cache carries upstream's Content-Length") {
+  stack s;
+  const auto& w = s.world;
+  const auto park = fake::call_park_path(w.loc_a1, w.park_a1);
+  struct head_case {
+    const char* name;
+    std::string target;
+    test::header_list headers;
+  };
+  const std::vector<head_case> cases = {
+      {"uncacheable query", park + "?max=5", bearer(w.token_admin_a)},
+      {"no token", park, {}},
+      {"passthrough", "/v1/people/me", bearer(w.token_admin_a)},
+      {"reserved sub-path", fake::call_park_path(w.loc_a1, "settings"), bearer(w.token_admin_a)},
+  };
+  // Upstream answers every request with the same body (a HEAD with its length and no body).
+  const std::string body = R"({"id":"fixed","name":"A body of a known length"})";
+  s.fake.set_interceptor([&](const fake::recorded_request&) -> std::optional<fake::scripted_response> {
+    fake::scripted_response r;
+    r.body = body;
+    return r;
+  });
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    auto get = http_request(s.proxy.port, "GET", c.target, c.headers);
+    REQUIRE(get.body == body);
+    auto head = http_request(s.proxy.port, "HEAD", c.target, c.headers);
+    CHECK(head.status == 200);
+    CHECK(head.body.empty());
+    CHECK(head.header("Content-Length") == std::to_string(body.size()));
+  }
+  // Each HEAD reached upstream as a HEAD.
+  CHECK(s.fake.count("HEAD", "") == cases.size());
+}
+
+TEST_CASE("every answer's trackingid names that request - never the one that filled the entry") {
+  stack s;
+  const auto& w = s.world;
+  const auto park = fake::call_park_path(w.loc_a1, w.park_a1);
+  auto with = [&](const std::string& tracking) {
+    auto h = bearer(w.token_admin_a);
+    if (!tracking.empty()) h.emplace_back("TrackingID", tracking);
+    return h;
+  };
+  auto miss = http_request(s.proxy.port, "GET", park, with("CLIENT_fill-1"));
+  REQUIRE(miss.header("X-Cache") == "MISS");
+  const auto filled_by = miss.header("trackingid");
+  CHECK_FALSE(filled_by.empty());
+
+  // A hit for a caller that sent its own TrackingID carries it.
+  auto hit = http_request(s.proxy.port, "GET", park, with("CLIENT_hit-2"));
+  CHECK(hit.header("X-Cache") == "HIT");
+  CHECK(hit.header("trackingid") == "CLIENT_hit-2");
+  auto head = http_request(s.proxy.port, "HEAD", park, with("CLIENT_head-3"));
+  CHECK(head.header("trackingid") == "CLIENT_head-3");
+
+  // Without one, the proxy makes one per answer and logs it on the access line.
+  auto a = http_request(s.proxy.port, "GET", park, with(""));
+  auto b = http_request(s.proxy.port, "GET", park, with(""));
+  CHECK(a.header("X-Cache") == "HIT");
+  const auto ta = a.header("trackingid");
+  CHECK(ta.rfind("WEBEXCACHEPROXY_", 0) == 0);
+  CHECK(ta != b.header("trackingid"));
+  CHECK(ta != filled_by);
+  CHECK_NOTHROW(s.proxy.proc->wait_for_output("trackingid=" + ta));
+
+  // A waiter that shared another request's upstream answer gets its own trackingid too.
+  s.fake.hold_next("GET", w.paging_a1);
+  const auto paging = fake::paging_path(w.loc_a1, w.paging_a1);
+  test::http_response leader, waiter;
+  std::thread t1([&] { leader = http_request(s.proxy.port, "GET", paging, with("CLIENT_leader")); });
+  REQUIRE(test::eventually([&] { return s.fake.held() == 1; }));
+  std::thread t2([&] { waiter = http_request(s.proxy.port, "GET", paging, with("CLIENT_waiter")); });
+  REQUIRE(test::eventually([&] {
+    return s.metric("webex_cache_proxy_requests_in_flight") == 2;
+  }));
+  s.fake.release_held();
+  t1.join();
+  t2.join();
+  CHECK(s.fake.count("GET", w.paging_a1) == 1);
+  CHECK(leader.header("X-Cache") == "MISS");
+  CHECK(waiter.header("X-Cache") == "MISS");
+  CHECK(s.metric("webex_cache_proxy_coalesced_requests_total") == 1);
+  CHECK(waiter.header("trackingid") == "CLIENT_waiter");
+  CHECK(waiter.body == leader.body);
+}
