@@ -1,5 +1,7 @@
 // Fuzzes the router: input is "<method> <target>" (split at the first space or newline; no
 // separator = empty method). Checks the route's invariants and exercises key()/org_variant().
+// The same input goes through the listener's HTTP rules: as a request line, a Host value and a
+// request-target.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -8,6 +10,7 @@
 #include <string_view>
 
 #include "cache/key.hpp"
+#include "proxy/http_rules.hpp"
 #include "proxy/router.hpp"
 
 #define FUZZ_CHECK(cond)                                                      \
@@ -23,6 +26,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto sep = input.find_first_of(" \n");
   const std::string_view method = sep == std::string_view::npos ? std::string_view() : input.substr(0, sep);
   const std::string_view target = sep == std::string_view::npos ? input : input.substr(sep + 1);
+
+  {
+    namespace p = wcp::proxy;
+    const auto line = p::parse_request_line(input);
+    FUZZ_CHECK(line.line.has_value() != line.error.has_value());
+    if (line.line) {
+      FUZZ_CHECK(!line.line->method.empty() && !line.line->target.empty());
+      FUZZ_CHECK(line.line->version >= 10 && line.line->version <= 19);
+      FUZZ_CHECK(line.line->target.find_first_of(" \r\n\t") == std::string_view::npos);
+    } else {
+      FUZZ_CHECK(line.error->status == 400 || line.error->status == 505);
+    }
+    if (const auto host = p::check_host(11, 1, target)) FUZZ_CHECK(host->status == 400);
+    const auto form = p::classify_target(target);
+    if (form.form == p::target_form::absolute) FUZZ_CHECK(!form.origin.empty() && form.origin[0] == '/');
+    (void)p::classify_method(method);
+  }
 
   using wcp::proxy::route_kind;
   const wcp::proxy::route r = wcp::proxy::route_request(method, target);

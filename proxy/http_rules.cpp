@@ -123,8 +123,10 @@ target_result classify_target(std::string_view target) {
   if (absolute && (iequals(absolute->scheme(), "http") || iequals(absolute->scheme(), "https"))) {
     const auto& u = *absolute;
     if (!u.has_authority() || u.encoded_host().empty() || u.has_userinfo()) return r;
+    const std::string_view path = u.encoded_path();
+    if (!path.empty() && path.front() != '/') return r;
     r.form = target_form::absolute;
-    r.origin = u.encoded_path().empty() ? "/" : std::string(u.encoded_path());
+    r.origin = path.empty() ? "/" : std::string(path);
     if (u.has_query()) r.origin.append("?").append(u.encoded_query());
     return r;
   }

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 #include <boost/asio/as_tuple.hpp>
@@ -39,6 +40,13 @@ upstream_failure classify(const beast::error_code& ec) {
   if (ec == http::error::body_limit || ec == http::error::header_limit)
     return upstream_failure::too_large;
   return upstream_failure::protocol;
+}
+
+// An interim answer is read past; 101 (the proxy never asks to switch protocols) and an endless
+// run of interim answers are protocol errors.
+beast::error_code check_interim(unsigned status, int seen) {
+  if (status == 101 || (status < 200 && seen >= 8)) return http::error::bad_status;
+  return {};
 }
 
 // A failure on a reused connection before any answer: upstream closed it while it sat idle.
@@ -133,7 +141,8 @@ void upstream_pool::put_back(std::unique_ptr<upstream_connection> c) {
 }
 
 void upstream_pool::release(upstream_stream& s) {
-  if (s.conn && s.parser && s.parser->is_done() && s.parser->get().keep_alive())
+  if (s.conn && s.parser && s.parser->is_done() && s.parser->get().keep_alive() &&
+      s.conn->buffer.size() == 0)
     put_back(std::move(s.conn));
   s.conn.reset();
 }
@@ -216,29 +225,42 @@ net::awaitable<upstream_result> upstream_pool::fetch(http::request<http::string_
     auto conn = co_await acquire(reused, r.failure, r.detail);
     if (!conn) break;
     conn->lowest().expires_after(settings_.request_timeout);
-    http::response_parser<http::string_body> parser;
-    parser.header_limit(upstream_header_limit);
-    parser.body_limit(settings_.max_body);
-    if (head) parser.skip(true);
+    std::optional<http::response_parser<http::string_body>> parser;
 
     auto [wec, wn] = co_await conn->visit(
         [&](auto& s) { return http::async_write(s, req, use_tuple); });
     beast::error_code ec = wec;
-    if (!ec) {
+    // Interim answers (1xx: 100 Continue, 103 Early Hints) are read past: the final answer is
+    // the one that counts. Each message needs a parser of its own.
+    for (int interim = 0; !ec; ++interim) {
+      parser.emplace();
+      parser->header_limit(upstream_header_limit);
+      parser->body_limit(settings_.max_body);
+      if (head) parser->skip(true);
+      auto [hec, hn] = co_await conn->visit(
+          [&](auto& s) { return http::async_read_header(s, conn->buffer, *parser, use_tuple); });
+      ec = hec;
+      if (ec) break;
+      ec = check_interim(parser->get().result_int(), interim);
+      if (ec || parser->get().result_int() >= 200) break;
+    }
+    if (!ec && !parser->is_done()) {
       auto [rec, rn] = co_await conn->visit(
-          [&](auto& s) { return http::async_read(s, conn->buffer, parser, use_tuple); });
+          [&](auto& s) { return http::async_read(s, conn->buffer, *parser, use_tuple); });
       ec = rec;
     }
     if (ec) {
-      if (reused && attempt == 0 && !parser.got_some() && is_stale_connection_error(ec) &&
-          is_idempotent(req.method()))
+      if (reused && attempt == 0 && !(parser && parser->got_some()) &&
+          is_stale_connection_error(ec) && is_idempotent(req.method()))
         continue;
       r.failure = classify(ec);
       r.detail = ec.message();
       break;
     }
-    r.response = parser.release();
-    if (r.response.keep_alive() && !r.response.need_eof()) {
+    r.response = parser->release();
+    // Bytes past the answer (a second answer nobody asked for) would be read as the next
+    // request's: such a connection is never reused.
+    if (r.response.keep_alive() && !r.response.need_eof() && conn->buffer.size() == 0) {
       conn->lowest().expires_never();
       put_back(std::move(conn));
     }
@@ -258,22 +280,26 @@ net::awaitable<upstream_stream> upstream_pool::open(http::request<http::string_b
     auto conn = co_await acquire(reused, r.failure, r.detail);
     if (!conn) break;
     conn->lowest().expires_after(settings_.request_timeout);
-    auto parser = std::make_unique<http::response_parser<http::buffer_body>>();
-    parser->header_limit(upstream_header_limit);
-    parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-    if (req.method() == http::verb::head) parser->skip(true);
+    std::unique_ptr<http::response_parser<http::buffer_body>> parser;
 
     auto [wec, wn] = co_await conn->visit(
         [&](auto& s) { return http::async_write(s, req, use_tuple); });
     beast::error_code ec = wec;
-    if (!ec) {
-      auto [rec, rn] = co_await conn->visit(
+    for (int interim = 0; !ec; ++interim) {  // past interim answers, as in fetch()
+      parser = std::make_unique<http::response_parser<http::buffer_body>>();
+      parser->header_limit(upstream_header_limit);
+      parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+      if (req.method() == http::verb::head) parser->skip(true);
+      auto [hec, hn] = co_await conn->visit(
           [&](auto& s) { return http::async_read_header(s, conn->buffer, *parser, use_tuple); });
-      ec = rec;
+      ec = hec;
+      if (ec) break;
+      ec = check_interim(parser->get().result_int(), interim);
+      if (ec || parser->get().result_int() >= 200) break;
     }
     if (ec) {
-      if (reused && attempt == 0 && !parser->got_some() && is_stale_connection_error(ec) &&
-          is_idempotent(req.method()))
+      if (reused && attempt == 0 && !(parser && parser->got_some()) &&
+          is_stale_connection_error(ec) && is_idempotent(req.method()))
         continue;
       r.failure = classify(ec);
       r.detail = ec.message();

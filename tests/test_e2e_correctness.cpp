@@ -103,3 +103,61 @@ TEST_CASE("every answer's trackingid names that request - never the one that fil
   CHECK(waiter.header("trackingid") == "CLIENT_waiter");
   CHECK(waiter.body == leader.body);
 }
+
+TEST_CASE("interim answers (1xx) are read past - the client gets the final answer") {
+  stack s({"--threads", "1"});
+  const auto& w = s.world;
+  const std::string body = R"({"id":"interim-park","name":"After Early Hints"})";
+  const std::string final_answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                   "trackingid: ROUTER_final\r\nContent-Length: " +
+                                   std::to_string(body.size()) + "\r\n\r\n" + body;
+  s.fake.set_interceptor([&](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+    if (r.method != "GET") return std::nullopt;
+    fake::scripted_response a;
+    a.raw = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+            "HTTP/1.1 100 Continue\r\n\r\n" + final_answer;
+    a.keep_open = true;
+    return a;
+  });
+  const auto park = fake::call_park_path(w.loc_a1, w.park_a1);
+  for (const std::string target : {park, std::string("/v1/people/me")}) {
+    CAPTURE(target);
+    auto res = s.get(target, w.token_admin_a);
+    CHECK(res.status == 200);
+    CHECK(res.body == body);
+    CHECK(res.header("trackingid") == "ROUTER_final");
+  }
+  // The final answer was the one cached.
+  auto hit = s.get(park, w.token_admin_a);
+  CHECK(hit.header("X-Cache") == "HIT");
+  CHECK(hit.body == body);
+  CHECK(s.metric(R"(webex_cache_proxy_upstream_requests_total{status="200"})") == 2);
+}
+
+TEST_CASE("an upstream connection with bytes past its answer is never reused") {
+  stack s({"--threads", "1"});
+  const auto& w = s.world;
+  // Upstream sends its answer and, on the same connection, a second answer nobody asked for.
+  s.fake.set_interceptor([&](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+    if (r.target.find("poison") == std::string::npos) return std::nullopt;
+    fake::scripted_response a;
+    a.raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n"
+            R"({"id":"poisoned"})";
+    a.keep_open = true;
+    return a;
+  });
+  // A passthrough (streamed) and an uncacheable read of a cached route (buffered).
+  for (const std::string first : {std::string("/v1/poison"),
+                                  fake::call_park_path(w.loc_a1, w.park_a2) + "?poison=1"}) {
+    CAPTURE(first);
+    CHECK(s.get(first, w.token_admin_a).body == "{}");
+    // The next requests get their own answers, not the stray one.
+    auto park = s.get(fake::call_park_path(w.loc_a1, w.park_a1) + "?x=1", w.token_admin_a);
+    CHECK(park.status == 200);
+    CHECK(park.body.find("poisoned") == std::string::npos);
+    CHECK(park.body.find(fake::demo_park_a1_name) != std::string::npos);
+    auto other = s.get("/v1/people/me", w.token_admin_a);
+    CHECK(other.body.find("poisoned") == std::string::npos);
+  }
+}

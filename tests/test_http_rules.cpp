@@ -76,7 +76,8 @@ TEST_CASE("request-target forms: origin, absolute (routed by its path), asterisk
   CHECK(classify_target("http://h/a%2Fb").origin == "/a%2Fb");
   CHECK(classify_target("*").form == target_form::asterisk);
   CHECK(classify_target("example.com:443").form == target_form::authority);
-  for (auto bad : {"", "ftp://h/x", "http:///x", "http://u@h/x", "people/me", "http://h/x#frag", "mailto:a@b"}) {
+  for (auto bad : {"", "ftp://h/x", "http:///x", "http://u@h/x", "people/me", "http://h/x#frag", "mailto:a@b",
+                   "http://h:__O_PT"}) {
     CAPTURE(bad);
     CHECK(classify_target(bad).form == target_form::invalid);
   }

@@ -484,7 +484,9 @@ struct fake_webex::impl {
       if (answer.close_without_answer) co_return false;
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
       if (!answer.raw.empty()) {
-        co_await net::async_write(stream, net::buffer(answer.raw), net::as_tuple(net::use_awaitable));
+        auto [rec, rn] = co_await net::async_write(stream, net::buffer(answer.raw),
+                                                   net::as_tuple(net::use_awaitable));
+        if (answer.keep_open && !rec) continue;
         co_return true;
       }
 

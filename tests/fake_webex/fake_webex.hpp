@@ -58,6 +58,7 @@ struct scripted_response {
   std::chrono::milliseconds delay{0};  // wait this long before answering (or closing)
   bool close_without_answer = false;   // close the connection instead of answering
   std::string raw;  // if non-empty: written verbatim instead of a response, then the connection is closed
+  bool keep_open = false;  // with raw: the connection stays open and serves the next request
 };
 
 struct options {
