@@ -186,7 +186,8 @@ proxy_metrics::proxy_metrics(registry& r)
   for (const auto c : results) duration_cell(c);
   for (const unsigned status : {200u, 400u, 500u}) response_cell(status);
   for (const char* e : {"learned", "dropped"}) grants.with({e});
-  for (const char* reason : {"write", "rename", "purge", "remote"}) invalidations.with({reason});
+  for (const char* reason : {"write", "rename", "purge", "remote", "unknown_outcome"})
+    invalidations.with({reason});
   for (const char* reason : {"429", "423"}) {
     backoffs.with({reason});
     rate_limited.with({reason});
@@ -343,15 +344,15 @@ exchange_scope proxy_service::scope_of(const http::request<http::string_body>& r
 }
 
 net::awaitable<upstream_result> proxy_service::forward(const http::request<http::string_body>& req,
-                                                       upstream_pool& pool, bool as_get,
+                                                       upstream_pool& pool, ask how,
                                                        const exchange_scope& scope) {
   auto up = make_upstream_request(req, base_path_);
-  if (as_get) {
+  if (how == ask::fill) {
     // A cache fill: always a GET (a HEAD is answered from what the GET brings), and identity
     // encoding so that the stored body is the JSON itself.
     up.method(http::verb::get);
-    up.erase(http::field::accept_encoding);
   }
+  if (how != ask::as_sent) up.erase(http::field::accept_encoding);
   co_return co_await exchange(up, pool, scope);
 }
 
@@ -509,7 +510,7 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
 
   // Uncacheable forms and callers without a token go upstream and are never stored.
   if (!r.cacheable || !who.token) {
-    auto res = co_await forward(req, pool, false, scope_of(req, who, resource.str(), false));
+    auto res = co_await forward(req, pool, ask::as_sent, scope_of(req, who, resource.str(), false));
     if (res.failure != upstream_failure::none) co_return upstream_failed(req, res, cache_result::bypass);
     co_await learn_from(res.response.result_int(), who, &scope);
     a.upstream_status = res.response.result_int();
@@ -564,7 +565,7 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
     if (joined.leader) guard.emplace(coalescer_, flight_key, joined.f);
     ticket = co_await store_.begin_fill(key.resource);
     auto fetched = std::make_shared<upstream_result>(
-        co_await forward(req, pool, true, scope_of(req, who, key.resource.str(), may_use_stale)));
+        co_await forward(req, pool, ask::fill, scope_of(req, who, key.resource.str(), may_use_stale)));
     res = fetched;
     if (guard) guard->set(res);
   }
@@ -625,8 +626,22 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
                                                     upstream_pool& pool) {
   const cache::grant_scope scope{r.org_variant(), std::string(cache::normalise_id(r.location_id))};
   answer a;
-  auto res = co_await forward(req, pool, false, scope_of(req, who, r.key().str(), false));
-  if (res.failure != upstream_failure::none) co_return upstream_failed(req, res, cache_result::bypass);
+  // Identity-encoded: a call park's answer carries its new ID after a rename, and the proxy must
+  // be able to read it whatever the caller accepts.
+  auto res = co_await forward(req, pool, ask::identity, scope_of(req, who, r.key().str(), false));
+  if (res.failure != upstream_failure::none) {
+    // Sent, but no answer read (a timeout, a connection lost, an answer too large or garbled):
+    // Webex may have applied it. Drop what a 2xx would have dropped.
+    if (res.failure == upstream_failure::timeout || res.failure == upstream_failure::protocol ||
+        res.failure == upstream_failure::too_large) {
+      co_await store_.invalidate(r.key());
+      metrics_.invalidations.with({"unknown_outcome"}).inc();
+      spdlog::warn("{} of {} {} in location {}: outcome unknown ({}); invalidated as if applied",
+                   std::string_view(req.method_string()), to_string(r.resource), r.resource_id,
+                   r.location_id, to_string(res.failure));
+    }
+    co_return upstream_failed(req, res, cache_result::bypass);
+  }
   const unsigned status = res.response.result_int();
   a.upstream_status = status;
   a.upstream_seconds = res.seconds;

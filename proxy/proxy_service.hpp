@@ -154,8 +154,12 @@ class proxy_service {
                                        const caller& who, upstream_pool& pool);
   net::awaitable<answer> pass_through(http::request<http::string_body>& req, const route& r,
                                       const caller& who, upstream_pool& pool);
+  // How a buffered exchange asks upstream: as the caller asked; as a cache fill (a GET, identity
+  // encoding); or as the caller asked but with an identity-encoded answer (a write whose answer
+  // the proxy reads for a rename).
+  enum class ask { as_sent, fill, identity };
   net::awaitable<upstream_result> forward(const http::request<http::string_body>& req,
-                                          upstream_pool& pool, bool as_get,
+                                          upstream_pool& pool, ask how,
                                           const exchange_scope& scope);
   // Waits out or refuses rate-limit blocks around one buffered exchange.
   net::awaitable<upstream_result> exchange(const http::request<http::string_body>& up,

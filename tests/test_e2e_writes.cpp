@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cctype>
+#include <optional>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -28,8 +30,9 @@ using test::metric;
 
 // One instance, embedded store: the writer is the reader.
 struct single {
-  single() : world(fake::populate_demo_world(fake)) {
-    writer = test::start_proxy({"--upstream", fake.base_url()});
+  explicit single(std::vector<std::string> extra = {}) : world(fake::populate_demo_world(fake)) {
+    extra.insert(extra.begin(), {"--upstream", fake.base_url()});
+    writer = test::start_proxy(extra);
   }
   test::proxy_process& reader() { return writer; }
   double remote_seen() { return 0; }
@@ -43,8 +46,10 @@ struct single {
 
 // Two instances sharing Redis: writes through one, reads through the other.
 struct pair_on_redis {
-  pair_on_redis() : world(fake::populate_demo_world(fake)) {
+  explicit pair_on_redis(std::vector<std::string> extra = {})
+      : world(fake::populate_demo_world(fake)) {
     std::vector<std::string> args{"--upstream", fake.base_url(), "--redis", redis.url()};
+    args.insert(args.end(), extra.begin(), extra.end());
     writer = test::start_proxy(args);
     other = test::start_proxy(args);
     for (auto* p : {&writer, &other})
@@ -208,4 +213,101 @@ TEST_CASE_TEMPLATE("the admin purge drops one resource - or a whole location - e
 
   CHECK(http_request(s.writer.admin_port, "POST", "/purge?location=bad.id").status == 400);
   CHECK(http_request(s.writer.admin_port, "POST", "/purge?location=TDE&kind=huntGroups&id=X").status == 400);
+}
+
+TEST_CASE_TEMPLATE("a write whose outcome is unknown invalidates as a 2xx would", S, SETUPS) {
+  S s({"--upstream-timeout", "1s"});
+  const auto token = s.world.token_admin_a;
+  const auto path = paging_a1(s.world);
+
+  SUBCASE("upstream applies the write but its answer never comes (timeout)") {
+    warm(s, path, token);
+    const double before = s.remote_seen();
+    s.fake.hold_next("PUT", s.world.paging_a1);  // applied at Webex, answer held back
+    auto put = http_request(s.writer.port, "PUT", path, json_bearer(token),
+                            R"({"name":"Applied Without Answer"})");
+    CHECK(put.status == 504);
+    s.settle(before);
+    auto read = http_request(s.reader().port, "GET", path, bearer(token));
+    CHECK(read.header("X-Cache") == "MISS");
+    CHECK(read.body.find("Applied Without Answer") != std::string::npos);
+    s.fake.release_held();
+  }
+  SUBCASE("the connection is lost after the request was sent") {
+    warm(s, path, token);
+    const double before = s.remote_seen();
+    s.fake.set_interceptor([](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+      if (r.method != "PUT") return std::nullopt;
+      fake::scripted_response lost;
+      lost.close_without_answer = true;
+      return lost;
+    });
+    auto put = http_request(s.writer.port, "PUT", path, json_bearer(token), R"({"name":"Lost"})");
+    CHECK(put.status == 502);
+    s.settle(before);
+    const auto gets = s.fake.count("GET", s.world.paging_a1);
+    auto read = http_request(s.reader().port, "GET", path, bearer(token));
+    CHECK(read.header("X-Cache") == "MISS");
+    CHECK(s.fake.count("GET", s.world.paging_a1) == gets + 1);
+  }
+  CHECK(metric(s.writer.admin_port, R"(webex_cache_proxy_invalidations_total{reason="unknown_outcome"})") == 1);
+  // A write refused before it was sent (nothing listens) drops nothing: covered by the 2xx rule.
+}
+
+TEST_CASE_TEMPLATE("a rename is read from an identity-encoded answer whatever the caller accepts", S, SETUPS) {
+  S s;
+  const auto token = s.world.token_admin_a;
+  warm(s, park_a1(s.world), token);
+  const double before = s.remote_seen();
+  // Upstream compresses when asked to: the proxy could not read the new ID from such an answer.
+  auto asks_encoding = [](const fake::recorded_request& r) {
+    for (const auto& [name, value] : r.headers) {
+      std::string lower = name;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower == "accept-encoding") return true;
+    }
+    return false;
+  };
+  s.fake.set_interceptor([&](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+    if (r.method != "PUT" || !asks_encoding(r)) return std::nullopt;
+    fake::scripted_response compressed;
+    compressed.headers = {{"Content-Encoding", "br"}, {"Content-Type", "application/json"}};
+    compressed.body = std::string("\x1b\x0b\x00\xf8\xa5\x40\x02\x81\x00", 9);
+    return compressed;
+  });
+  auto h = json_bearer(token);
+  h.emplace_back("Accept-Encoding", "gzip, deflate, br");
+  auto put = http_request(s.writer.port, "PUT", park_a1(s.world), h, R"({"name":"Renamed While Compressed"})");
+  REQUIRE(put.status == 200);
+  for (const auto& r : s.fake.requests())
+    if (r.method == "PUT") CHECK_FALSE(asks_encoding(r));
+  s.settle(before);
+  CHECK(metric(s.writer.admin_port, "webex_cache_proxy_renames_total") == 1);
+  CHECK(http_request(s.reader().port, "GET", park_a1(s.world), bearer(token)).status == 404);
+}
+
+TEST_CASE_TEMPLATE("a rename drops the entry cached under the new ID before it", S, SETUPS) {
+  S s;
+  const auto token = s.world.token_admin_a;
+  const auto& loc = s.world.loc_a1;
+  const auto alpha = s.fake.add_call_park(loc, "Alpha Park");
+  const auto beta = s.fake.add_call_park(loc, "Beta Park");
+  // "Beta Park" is read and cached on both instances under its ID.
+  warm(s, fake::call_park_path(loc, beta), token);
+  // Then renamed away at Webex directly (Control Hub, another integration): the entry stays,
+  // as any cache of an API it does not see written.
+  auto direct = http_request(s.fake.port(), "PUT", fake::call_park_path(loc, beta), json_bearer(token),
+                             R"({"name":"Beta Moved"})");
+  REQUIRE(direct.status == 200);
+  // Now Alpha is renamed to "Beta Park" through the proxy: its new ID is the one cached above.
+  const double before = s.remote_seen();
+  auto put = http_request(s.writer.port, "PUT", fake::call_park_path(loc, alpha), json_bearer(token),
+                          R"({"name":"Beta Park","marker":"was alpha"})");
+  REQUIRE(put.status == 200);
+  REQUIRE(put.body.find(fake::strip_padding(beta)) != std::string::npos);
+  s.settle(before);
+  auto read = http_request(s.reader().port, "GET", fake::call_park_path(loc, beta), bearer(token));
+  CHECK(read.status == 200);
+  CHECK(read.header("X-Cache") == "MISS");
+  CHECK(read.body.find("was alpha") != std::string::npos);
 }
