@@ -589,7 +589,9 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
     a.entry = cached;
     co_return a;
   }
-  co_await learn_from(status, who, &scope);
+  // Only an answer upstream gave to this token teaches or renews its grant: a waiter that shares
+  // another token's success may use it (it holds a grant) but learns nothing from it.
+  if (leader || joined.f->leader() == token) co_await learn_from(status, who, &scope);
 
   if (leader) {
     const auto& up = res->response;

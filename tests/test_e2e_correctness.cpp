@@ -161,3 +161,31 @@ TEST_CASE("an upstream connection with bytes past its answer is never reused") {
     CHECK(other.body.find("poisoned") == std::string::npos);
   }
 }
+
+TEST_CASE("a waiter sharing another token's answer does not renew its own grant") {
+  stack s;
+  const auto& w = s.world;
+  // The location admin learns its grant for loc_a1 from its own read of a call park there.
+  REQUIRE(s.get(fake::call_park_path(w.loc_a1, w.park_a1), w.token_loc_admin_a1).status == 200);
+  const double learned = s.metric(R"(webex_cache_proxy_grants_total{event="learned"})");
+  REQUIRE(learned == 1);
+
+  // The org admin's miss of the paging group is held upstream; the location admin (holding a
+  // grant for the location) joins it as a waiter.
+  const auto paging = fake::paging_path(w.loc_a1, w.paging_a1);
+  s.fake.hold_next("GET", w.paging_a1);
+  test::http_response leader, waiter;
+  std::thread t1([&] { leader = s.get(paging, w.token_admin_a); });
+  REQUIRE(test::eventually([&] { return s.fake.held() == 1; }));
+  std::thread t2([&] { waiter = s.get(paging, w.token_loc_admin_a1); });
+  REQUIRE(test::eventually([&] { return s.metric("webex_cache_proxy_requests_in_flight") == 2; }));
+  s.fake.release_held();
+  t1.join();
+  t2.join();
+  REQUIRE(s.fake.count("GET", w.paging_a1) == 1);
+  CHECK(waiter.status == 200);
+  CHECK(waiter.body == leader.body);
+  CHECK(s.metric("webex_cache_proxy_coalesced_requests_total") == 1);
+  // The leader's token learned from its own answer; the waiter's grant was not renewed.
+  CHECK(s.metric(R"(webex_cache_proxy_grants_total{event="learned"})") == learned + 1);
+}
