@@ -174,15 +174,21 @@ TEST_CASE("concurrent identical misses become one upstream request") {
 
 TEST_CASE("misses of different tokens without grants are not coalesced") {
   stack s;
-  s.fake.set_response_delay(milliseconds(300));
-  std::atomic<unsigned> a{0}, b{0};
+  // Org A's miss is held upstream while org B's token asks for the same resource.
+  s.fake.hold_next("GET", s.world.park_a1);
+  std::atomic<unsigned> a{0};
   std::thread ta([&] { a = s.get(park_a1(s.world), s.world.token_admin_a).status; });
-  std::thread tb([&] { b = s.get(park_a1(s.world), s.world.token_admin_b).status; });
-  ta.join();
-  tb.join();
-  CHECK(a == 200);
+  REQUIRE(test::eventually([&] { return s.fake.held() == 1; }));
+  // B is answered while A's fetch is still in flight: it went upstream on its own.
+  const unsigned b = s.get(park_a1(s.world), s.world.token_admin_b).status;
   CHECK(b == 404);  // org B's token gets its own answer, never org A's body
+  CHECK(s.fake.held() == 1);
+  CHECK(a == 0);
+  s.fake.release_held();
+  ta.join();
+  CHECK(a == 200);
   CHECK(s.fake.count("GET", "/callParks/") == 2);
+  CHECK(s.metric("webex_cache_proxy_coalesced_requests_total") == 0);
 }
 
 TEST_CASE("a burst of 1000 requests with one token during a 429 window sends one upstream request") {

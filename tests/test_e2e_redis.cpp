@@ -273,3 +273,32 @@ TEST_CASE("SIGTERM in Redis mode closes Redis cleanly and exits 0 - with Redis u
   c.b.proc->signal(SIGTERM);
   CHECK(c.b.proc->wait(std::chrono::seconds(15)) == 0);
 }
+
+TEST_CASE("a 423 seen by one instance blocks the resource on the other - for every token") {
+  cluster c({"--max-retry-wait", "0"});
+  const auto path = park_path(c.world);
+  c.fake.set_interceptor([&](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+    if (r.path != path) return std::nullopt;
+    fake::scripted_response locked;
+    locked.status = 423;
+    locked.headers = {{"Retry-After", "30"}};
+    locked.body = R"({"message":"locked","errors":[{"description":"locked"}],"trackingId":"x"})";
+    return locked;
+  });
+  auto first = http_request(c.a.port, "PUT", path, test::json_bearer(c.world.token_admin_a), R"({"name":"X"})");
+  CHECK(first.status == 423);
+  REQUIRE(c.fake.count("", path) == 1);
+  // Instance B sends nothing for that resource until the window ends, whatever the token...
+  for (const auto& token : {c.world.token_admin_a, c.world.token_loc_admin_a1}) {
+    auto blocked = c.get(c.b, path, bearer(token));
+    CHECK(blocked.status == 423);
+    const int retry_after = std::stoi(blocked.header("Retry-After"));
+    CHECK(retry_after >= 1);
+    CHECK(retry_after <= 30);
+  }
+  CHECK(c.fake.count("", path) == 1);
+  // ... and other resources of the location are not blocked.
+  CHECK(c.get(c.b, fake::paging_path(c.world.loc_a1, c.world.paging_a1), bearer(c.world.token_admin_a)).status == 200);
+  const auto keys = c.redis.cli({"--scan", "--pattern", "wcp:v1:backoff:*"});
+  CHECK(keys.find("wcp:v1:backoff:resource:") != std::string::npos);
+}
