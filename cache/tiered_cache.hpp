@@ -70,6 +70,8 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   void on_remote_invalidation(std::function<void()> f) { on_remote_ = std::move(f); }
 
   memory_store* l1() noexcept { return l1_.get(); }
+  // The in-process copy of grants (learned here or read from Redis); swept like embedded grants.
+  memory_grants& l1_grants() noexcept { return l1_grants_; }
   const tiered_stats& stats() const noexcept { return stats_; }
   std::size_t pending() const;
 

@@ -1,5 +1,7 @@
 #include "proxy/server.hpp"
 
+#include <algorithm>
+
 #include <systemd/sd-daemon.h>
 
 #include <cstdio>
@@ -297,13 +299,21 @@ struct server::impl {
     }
   }
 
+  // The grants this process holds: the embedded store's, or in Redis mode the L1 copy.
+  cache::memory_grants* local_grants() {
+    return grants ? grants.get() : tiered ? &tiered->l1_grants() : nullptr;
+  }
+
+  // Forgets expired grants, at least as often as a grant lives (at most every 30 s), so that
+  // memory follows the live tokens and locations.
   net::awaitable<void> sweep_grants() {
     net::steady_timer timer(control().ioc);
     for (;;) {
-      timer.expires_after(std::chrono::seconds(30));
+      timer.expires_after(std::clamp<std::chrono::milliseconds>(
+          live.grant_ttl(), std::chrono::seconds(1), std::chrono::seconds(30)));
       auto [ec] = co_await timer.async_wait(use_tuple);
       if (ec || state.draining) co_return;
-      if (grants) grants->sweep();
+      if (auto* g = local_grants()) g->sweep();
     }
   }
 };
@@ -388,6 +398,10 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
   }
   m.metrics_registry.add_gauge("webex_cache_proxy_build_info", "Version of this build.",
                                {"version"}).with({config::version()}).set(1);
+  if (auto* g = m.local_grants())
+    m.metrics_registry.add_gauge_fn("webex_cache_proxy_grants_held",
+                                    "Grants (token, org form, location) held in this process.",
+                                    [g] { return static_cast<double>(g->size()); });
   auto* st = &m.state;
   m.metrics_registry.add_gauge_fn("webex_cache_proxy_ready", "1 when serving, 0 when draining.",
                                   [st] { return st->listening && !st->draining ? 1.0 : 0.0; });

@@ -302,3 +302,19 @@ TEST_CASE("a 423 seen by one instance blocks the resource on the other - for eve
   const auto keys = c.redis.cli({"--scan", "--pattern", "wcp:v1:backoff:*"});
   CHECK(keys.find("wcp:v1:backoff:resource:") != std::string::npos);
 }
+
+TEST_CASE("the in-process copy of grants is swept in Redis mode - it follows the live tokens") {
+  cluster c({"--grant-ttl", "1s"});
+  const auto& w = c.world;
+  for (const auto& token : {w.token_admin_a, w.token_loc_admin_a1})
+    REQUIRE(c.get(c.a, park_path(c.world), bearer(token)).status == 200);
+  // Instance B reads one grant from Redis into its copy.
+  REQUIRE(c.get(c.b, park_path(c.world), bearer(w.token_admin_a)).header("X-Cache") == "HIT");
+  CHECK(metric(c.a.admin_port, "webex_cache_proxy_grants_held") == 2);
+  CHECK(metric(c.b.admin_port, "webex_cache_proxy_grants_held") == 1);
+  // Expired grants are forgotten, on both instances, without any further request.
+  CHECK(eventually([&] { return metric(c.a.admin_port, "webex_cache_proxy_grants_held") == 0; }));
+  CHECK(eventually([&] { return metric(c.b.admin_port, "webex_cache_proxy_grants_held") == 0; }));
+  // A token must ask Webex again.
+  CHECK(c.get(c.b, park_path(c.world), bearer(w.token_admin_a)).header("X-Cache") == "MISS");
+}
