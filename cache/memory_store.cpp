@@ -213,6 +213,21 @@ bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
   return true;
 }
 
+bool memory_store::fenced(const resource_key& key, fill_ticket t) {
+  if (cleared_at_.load() > t.generation) return true;
+  if (any_location_fence_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(location_mu_);
+    auto it = location_fences_.find(key.location);
+    if (it != location_fences_.end() && it->second.first > t.generation) return true;
+  }
+  auto& s = shard_for(key);
+  thread_local std::string r;
+  r = key.str();
+  std::lock_guard lock(s.mu);
+  auto rit = s.resources.find(r);
+  return rit != s.resources.end() && rit->second.fenced_at > t.generation;
+}
+
 void memory_store::erase(const resource_key& key) {
   auto& s = shard_for(key);
   const std::string r = key.str();
@@ -278,6 +293,10 @@ net::awaitable<void> memory_store::invalidate(const resource_key& key) {
 net::awaitable<void> memory_store::invalidate_location(std::string_view location) {
   erase_location(location);
   co_return;
+}
+
+net::awaitable<bool> memory_store::invalidated_since(const resource_key& key, fill_ticket t) {
+  co_return fenced(key, t);
 }
 
 }  // namespace wcp::cache

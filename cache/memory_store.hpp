@@ -31,6 +31,8 @@ class memory_store final : public store {
   entry_ptr find(const variant_key& key);
   fill_ticket ticket(const resource_key& key);
   bool put(const variant_key& key, entry_ptr e, fill_ticket t, std::chrono::milliseconds keep_for);
+  // Whether a fill with ticket `t` would now be refused by a fence (see store::invalidated_since).
+  bool fenced(const resource_key& key, fill_ticket t);
   void erase(const resource_key& key);
   void erase_location(std::string_view location);
   // Drops everything and fences every fill that began before now.
@@ -42,6 +44,7 @@ class memory_store final : public store {
                               std::chrono::milliseconds keep_for) override;
   net::awaitable<void> invalidate(const resource_key& key) override;
   net::awaitable<void> invalidate_location(std::string_view location) override;
+  net::awaitable<bool> invalidated_since(const resource_key& key, fill_ticket t) override;
 
   std::size_t bytes() const noexcept { return bytes_.load(std::memory_order_relaxed); }
   std::size_t entries() const noexcept { return entries_.load(std::memory_order_relaxed); }

@@ -113,6 +113,12 @@ net::awaitable<fill_ticket> redis_store::begin_fill(const resource_key& key) {
   co_return t;
 }
 
+net::awaitable<bool> redis_store::invalidated_since(const resource_key& key, fill_ticket ticket) {
+  // The generations move with every invalidation; unknown (Redis unreachable) counts as moved.
+  if (ticket.shared == ~std::uint64_t{0}) co_return true;
+  co_return (co_await begin_fill(key)).shared != ticket.shared;
+}
+
 net::awaitable<shared_write> redis_store::store_entry(const variant_key& key, const entry& e,
                                                       fill_ticket ticket,
                                                       milliseconds keep_for) {

@@ -39,6 +39,7 @@ class redis_store final : public store {
                               std::chrono::milliseconds keep_for) override;
   net::awaitable<void> invalidate(const resource_key& key) override;
   net::awaitable<void> invalidate_location(std::string_view location) override;
+  net::awaitable<bool> invalidated_since(const resource_key& key, fill_ticket ticket) override;
 
   // The same operations, saying whether Redis did them.
   net::awaitable<shared_write> store_entry(const variant_key& key, const entry& e,

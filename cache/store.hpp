@@ -42,6 +42,11 @@ class store {
   virtual net::awaitable<bool> insert(const variant_key& key, entry_ptr e, fill_ticket ticket,
                                       std::chrono::milliseconds keep_for) = 0;
 
+  // Whether the resource was invalidated (itself, its location, or everything) after `ticket`
+  // was taken: what a fill with that ticket would be refused for. Callers use it to keep a
+  // request that arrives after an invalidation away from a fetch that began before it.
+  virtual net::awaitable<bool> invalidated_since(const resource_key& key, fill_ticket ticket) = 0;
+
   // Drops every variant of the resource and fences fills that began before now.
   virtual net::awaitable<void> invalidate(const resource_key& key) = 0;
 

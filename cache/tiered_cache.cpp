@@ -132,6 +132,13 @@ net::awaitable<void> tiered_cache::invalidate_location(std::string_view location
   if (!co_await propagate(m)) remember(std::move(m));
 }
 
+net::awaitable<bool> tiered_cache::invalidated_since(const resource_key& key, fill_ticket ticket) {
+  // Every invalidation, local or from another instance, fences L1 first.
+  if (l1_) co_return l1_->fenced(key, ticket);
+  // No L1: compare Redis's generations (unknown then or now counts as invalidated).
+  co_return co_await l2_.invalidated_since(key, ticket);
+}
+
 net::awaitable<bool> tiered_cache::holds(const token_fingerprint& token, const grant_scope& scope) {
   if (l1_grants_.holds_now(token, scope)) co_return true;
   auto until = co_await l2_grants_.expiry(token, scope);

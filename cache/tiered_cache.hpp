@@ -50,6 +50,7 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
                               std::chrono::milliseconds keep_for) override;
   net::awaitable<void> invalidate(const resource_key& key) override;
   net::awaitable<void> invalidate_location(std::string_view location) override;
+  net::awaitable<bool> invalidated_since(const resource_key& key, fill_ticket ticket) override;
 
   // grant_store
   net::awaitable<bool> holds(const token_fingerprint& token, const grant_scope& scope) override;

@@ -10,26 +10,28 @@
 namespace wcp::proxy {
 
 coalescer::ticket coalescer::join(const std::string& key, const cache::token_fingerprint& token,
-                                  bool granted) {
+                                  bool granted, const cache::fill_ticket& fill) {
   std::lock_guard lock(mu_);
   auto& list = flights_[key];
   for (auto& f : list)
     if (granted || f->leader_ == token) return {f, false};
   auto f = std::make_shared<flight>();
   f->leader_ = token;
+  f->ticket_ = fill;
   list.push_back(f);
   return {f, true};
 }
 
+void coalescer::detach(const std::string& key, const std::shared_ptr<flight>& f) {
+  std::lock_guard lock(mu_);
+  auto it = flights_.find(key);
+  if (it == flights_.end()) return;
+  std::erase(it->second, f);
+  if (it->second.empty()) flights_.erase(it);
+}
+
 void coalescer::finish(const std::string& key, const std::shared_ptr<flight>& f, shared_result r) {
-  {
-    std::lock_guard lock(mu_);
-    auto it = flights_.find(key);
-    if (it != flights_.end()) {
-      std::erase(it->second, f);
-      if (it->second.empty()) flights_.erase(it);
-    }
-  }
+  detach(key, f);
   std::vector<std::function<void(shared_result)>> waiters;
   {
     std::lock_guard lock(f->mu_);

@@ -18,6 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "cache/fingerprint.hpp"
+#include "cache/store.hpp"
 #include "net/net.hpp"
 #include "proxy/upstream_pool.hpp"
 
@@ -30,10 +31,13 @@ class coalescer {
   class flight {
    public:
     const cache::token_fingerprint& leader() const noexcept { return leader_; }
+    // The leader's fill ticket, taken before its flight could be joined.
+    const cache::fill_ticket& ticket() const noexcept { return ticket_; }
 
    private:
     friend class coalescer;
     cache::token_fingerprint leader_;
+    cache::fill_ticket ticket_;
     std::mutex mu_;
     bool done_ = false;
     shared_result result_;
@@ -45,8 +49,14 @@ class coalescer {
     bool leader = false;
   };
 
-  // Joins a running flight for `key` this caller may share, or starts one (then it leads).
-  ticket join(const std::string& key, const cache::token_fingerprint& token, bool granted);
+  // Joins a running flight for `key` this caller may share, or starts one (then it leads, with
+  // `fill` as its flight's ticket).
+  ticket join(const std::string& key, const cache::token_fingerprint& token, bool granted,
+              const cache::fill_ticket& fill);
+
+  // Takes a flight out of the map: callers that come later start their own (an invalidation
+  // happened since it began). Its waiters still get its outcome.
+  void detach(const std::string& key, const std::shared_ptr<flight>& f);
 
   // The leader's outcome (nullptr: the leader gave up; waiters then fetch for themselves).
   // REQUIRES: called once, by the leader.

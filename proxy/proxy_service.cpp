@@ -536,9 +536,11 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   }
   const bool may_use_stale = granted && cached && !cached_is(cache::freshness::expired);
 
-  // One upstream request for concurrent misses that may share its answer.
+  // One upstream request for concurrent misses that may share its answer. The fill ticket
+  // comes first: a flight can be joined only with the ticket that says when it began.
   const std::string flight_key = key.str();
-  auto joined = coalescer_.join(flight_key, token, granted);
+  cache::fill_ticket ticket = co_await store_.begin_fill(key.resource);
+  auto joined = co_await join_current(flight_key, key.resource, token, granted, ticket);
   shared_result res;
   bool leader = joined.leader;
   if (!leader) {
@@ -552,18 +554,17 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
       metrics_.coalesced().inc();
     } else {
       res.reset();
-      joined = coalescer_.join(flight_key, token, false);
+      const bool same_token_only = false;
+      joined = co_await join_current(flight_key, key.resource, token, same_token_only, ticket);
       leader = joined.leader;
       if (!leader) res = co_await coalescer_.wait(joined.f);
       if (!leader && !res) leader = true;  // that leader gave up too: fetch alone
     }
   }
 
-  cache::fill_ticket ticket;
   if (leader) {
     std::optional<flight_guard> guard;
     if (joined.leader) guard.emplace(coalescer_, flight_key, joined.f);
-    ticket = co_await store_.begin_fill(key.resource);
     auto fetched = std::make_shared<upstream_result>(
         co_await forward(req, pool, ask::fill, scope_of(req, who, key.resource.str(), may_use_stale)));
     res = fetched;
@@ -621,6 +622,21 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   }
   a.response = from_upstream(std::move(copy), a.cache, req);
   co_return a;
+}
+
+net::awaitable<coalescer::ticket> proxy_service::join_current(
+    const std::string& flight_key, const cache::resource_key& resource,
+    const cache::token_fingerprint& token, const bool& granted, const cache::fill_ticket& fill) {
+  auto joined = coalescer_.join(flight_key, token, granted, fill);
+  // A flight that began before an invalidation of what it fetches is not for a caller that
+  // arrives after it: take it out of the map (its waiters keep it) and look again.
+  while (!joined.leader) {
+    const bool overtaken = co_await store_.invalidated_since(resource, joined.f->ticket());
+    if (!overtaken) break;
+    coalescer_.detach(flight_key, joined.f);
+    joined = coalescer_.join(flight_key, token, granted, fill);
+  }
+  co_return joined;
 }
 
 net::awaitable<answer> proxy_service::write_through(http::request<http::string_body>& req,

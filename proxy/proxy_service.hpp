@@ -150,6 +150,13 @@ class proxy_service {
  private:
   net::awaitable<answer> read_through(http::request<http::string_body>& req, const route& r,
                                       const caller& who, upstream_pool& pool);
+  // Joins a flight for `flight_key` this caller may share and that no invalidation of
+  // `resource` has overtaken, or starts one with `fill` as its ticket.
+  net::awaitable<coalescer::ticket> join_current(const std::string& flight_key,
+                                                 const cache::resource_key& resource,
+                                                 const cache::token_fingerprint& token,
+                                                 const bool& granted,
+                                                 const cache::fill_ticket& fill);
   net::awaitable<answer> write_through(http::request<http::string_body>& req, const route& r,
                                        const caller& who, upstream_pool& pool);
   net::awaitable<answer> pass_through(http::request<http::string_body>& req, const route& r,

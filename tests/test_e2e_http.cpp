@@ -52,6 +52,8 @@ void slots_come_back(stack& s, double expected = 0) {
   CHECK(test::eventually([&] { return s.metric(gauge) == expected; }));
   CHECK(s.metric(gauge) == expected);
   CHECK(s.get(park_a1(s.world), s.world.token_admin_a).status == 200);
+  // ... and that client's slot comes back too before the caller goes on.
+  CHECK(test::eventually([&] { return s.metric(gauge) == expected; }));
 }
 
 }  // namespace

@@ -311,3 +311,49 @@ TEST_CASE_TEMPLATE("a rename drops the entry cached under the new ID before it",
   CHECK(read.header("X-Cache") == "MISS");
   CHECK(read.body.find("was alpha") != std::string::npos);
 }
+
+TEST_CASE_TEMPLATE("a read that arrives after an invalidation never joins a fetch that began before it", S, SETUPS) {
+  enum class way { write, purge, purge_location };
+  for (const auto how : {way::write, way::purge, way::purge_location}) {
+    CAPTURE(static_cast<int>(how));
+    S s;
+    const auto token = s.world.token_admin_a;
+    const auto path = paging_a1(s.world);
+    // A read of the reader instance reaches upstream before the invalidation; its answer (the
+    // old body) is held back until after it.
+    s.fake.hold_next("GET", s.world.paging_a1);
+    test::http_response early, late;
+    std::thread t_early([&] { early = http_request(s.reader().port, "GET", path, bearer(token)); });
+    REQUIRE(eventually([&] { return s.fake.held() == 1; }));
+
+    const double before = s.remote_seen();
+    if (how == way::write) {
+      REQUIRE(http_request(s.writer.port, "PUT", path, json_bearer(token),
+                           R"({"name":"After The Write"})").status / 100 == 2);
+    } else if (how == way::purge) {
+      REQUIRE(http_request(s.writer.admin_port, "DELETE",
+                           "/cache/locations/" + s.world.loc_a1 + "/paging/" + s.world.paging_a1)
+                  .status == 200);
+    } else {
+      REQUIRE(http_request(s.writer.admin_port, "POST", "/purge?location=" + s.world.loc_a1).status == 200);
+    }
+    s.settle(before);
+
+    // A read that arrives now starts its own fetch: it does not wait for the held one.
+    std::thread t_late([&] { late = http_request(s.reader().port, "GET", path, bearer(token)); });
+    CHECK(eventually([&] { return s.fake.count("GET", s.world.paging_a1) == 2; }, std::chrono::seconds(5)));
+    s.fake.release_held();
+    t_late.join();
+    t_early.join();
+    CHECK(late.status == 200);
+    CHECK(late.header("X-Cache") == "MISS");
+    if (how == way::write) {
+      CHECK(late.body.find("After The Write") != std::string::npos);
+      CHECK(early.body.find("After The Write") == std::string::npos);
+      // And the early fill was not stored: the next read is the new body.
+      CHECK(http_request(s.reader().port, "GET", path, bearer(token)).body.find("After The Write") !=
+            std::string::npos);
+    }
+    CHECK(metric(s.reader().admin_port, "webex_cache_proxy_coalesced_requests_total") == 0);
+  }
+}
