@@ -1,6 +1,7 @@
 #include "proxy/client_session.hpp"
 
 #include <array>
+#include <cctype>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
@@ -127,7 +128,19 @@ bool has_obs_fold(const beast::flat_buffer& buffer) {
 
 // Framing a proxy must not pass on: both Content-Length and Transfer-Encoding, several
 // Content-Lengths, or a transfer coding other than plain chunked.
+// A header name that reads as a framing header once '_' is taken for '-' (some servers behind a
+// proxy do): `Transfer_Encoding` would frame the body for them and not for the proxy.
+bool is_disguised_framing_header(std::string_view name) {
+  if (name.find('_') == std::string_view::npos) return false;
+  std::string n(name);
+  for (auto& c : n) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return n == "transfer-encoding" || n == "content-length";
+}
+
 std::optional<std::string> framing_problem(const http::request_header<>& head) {
+  for (const auto& f : head)
+    if (is_disguised_framing_header(f.name_string()))
+      return "A header name spells a framing header with '_': " + std::string(f.name_string()) + ".";
   const auto codings = head.count(http::field::transfer_encoding);
   // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty.
   if (codings && head.version() < 11)

@@ -61,6 +61,10 @@ TEST_CASE("smuggling and framing tricks get 400 and a closed connection and are 
                            "Transfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
       {"space before colon", "POST /v1/smuggle HTTP/1.1\r\nHost: x\r\n" + auth +
                                  "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n"},
+      {"underscore for dash", "POST /v1/smuggle HTTP/1.1\r\nHost: x\r\n" + auth +
+                                  "Content-Length: 5\r\nTransfer_Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"underscore length", "POST /v1/smuggle HTTP/1.1\r\nHost: x\r\n" + auth +
+                                "Content_Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
   };
   for (const auto& [name, bytes] : attempts) {
     CAPTURE(name);
