@@ -348,9 +348,14 @@ net::awaitable<upstream_result> proxy_service::forward(const http::request<http:
                                                        const exchange_scope& scope) {
   auto up = make_upstream_request(req, base_path_);
   if (how == ask::fill) {
-    // A cache fill: always a GET (a HEAD is answered from what the GET brings), and identity
-    // encoding so that the stored body is the JSON itself.
+    // A cache fill: always a GET (a HEAD is answered from what the GET brings) for the full
+    // representation: no conditional or range header of the caller's, whose 304 or 206 would
+    // reach every waiter; and identity encoding so that the stored body is the JSON itself.
     up.method(http::verb::get);
+    for (const auto f : {http::field::if_none_match, http::field::if_modified_since,
+                         http::field::if_match, http::field::if_unmodified_since,
+                         http::field::if_range, http::field::range})
+      up.erase(f);
   }
   if (how != ask::as_sent) up.erase(http::field::accept_encoding);
   co_return co_await exchange(up, pool, scope);

@@ -3,6 +3,7 @@
 // every answer.
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <optional>
 #include <string>
 #include <thread>
@@ -188,4 +189,53 @@ TEST_CASE("a waiter sharing another token's answer does not renew its own grant"
   CHECK(s.metric("webex_cache_proxy_coalesced_requests_total") == 1);
   // The leader's token learned from its own answer; the waiter's grant was not renewed.
   CHECK(s.metric(R"(webex_cache_proxy_grants_total{event="learned"})") == learned + 1);
+}
+
+TEST_CASE("a fill asks for the full representation - a caller's conditional or range headers never shape it") {
+  stack s;
+  const auto& w = s.world;
+  // An upstream that honours conditional and range requests.
+  s.fake.set_interceptor([](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+    for (const auto& [name, value] : r.headers) {
+      std::string n = name;
+      for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      fake::scripted_response a;
+      if (n == "if-none-match" || n == "if-modified-since") {
+        a.status = 304;
+        return a;
+      }
+      if (n == "range") {
+        a.status = 206;
+        a.headers = {{"Content-Range", "bytes 0-4/100"}};
+        a.body = R"({"id")";
+        return a;
+      }
+    }
+    return std::nullopt;
+  });
+  const auto park = fake::call_park_path(w.loc_a1, w.park_a1);
+  const auto paging = fake::paging_path(w.loc_a1, w.paging_a1);
+  auto with = [&](const char* name, const char* value) {
+    auto h = bearer(w.token_admin_a);
+    h.emplace_back(name, value);
+    return h;
+  };
+  auto ranged = http_request(s.proxy.port, "GET", park, with("Range", "bytes=0-4"));
+  CHECK(ranged.status == 200);
+  CHECK(ranged.header("X-Cache") == "MISS");
+  CHECK(ranged.body.find(fake::demo_park_a1_name) != std::string::npos);
+  auto conditional = http_request(s.proxy.port, "GET", paging, with("If-None-Match", "\"v1\""));
+  CHECK(conditional.status == 200);
+  CHECK(conditional.body.find(fake::demo_paging_a1_name) != std::string::npos);
+  for (const auto& r : s.fake.requests())
+    for (const auto& [name, value] : r.headers) {
+      CHECK(name != "Range");
+      CHECK(name != "If-None-Match");
+    }
+  // What was stored is the full answer; a conditional GET on a hit gets it too (entries keep no
+  // validators, so nothing can match).
+  auto hit = http_request(s.proxy.port, "GET", park, with("If-None-Match", "*"));
+  CHECK(hit.status == 200);
+  CHECK(hit.header("X-Cache") == "HIT");
+  CHECK(hit.body == ranged.body);
 }
