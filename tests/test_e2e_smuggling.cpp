@@ -38,22 +38,6 @@ namespace {
 
 std::string park_a1(const fake::demo_world& w) { return fake::call_park_path(w.loc_a1, w.park_a1); }
 
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\r') out += "\\r";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (u < 0x20 || u >= 0x7f) {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else out += c;
-  }
-  return out;
-}
 
 std::string hex(std::size_t n) {
   std::ostringstream o;
@@ -392,7 +376,7 @@ TEST_CASE("scanner-style CL.TE - TE.CL and TE.TE permutations: what reaches upst
       const auto probe = header_of(req, "X-Probe");
       if (!probe.empty()) forwarded[std::stoul(probe)].push_back(&req);
       for (const auto& [n, v] : req.headers)
-        if (looks_like_transfer_encoding(n)) ++like_te[n + ": " + printable(v)];
+        if (looks_like_transfer_encoding(n)) ++like_te[n + ": " + test::excerpt(v, std::string::npos)];
     }
   for (const auto& r : recorded) {
     CAPTURE(r.target);
@@ -407,7 +391,7 @@ TEST_CASE("scanner-style CL.TE - TE.CL and TE.TE permutations: what reaches upst
     const auto it = forwarded.find(p.id);
     const bool was_forwarded = it != forwarded.end();
     CAPTURE(p.describe());
-    CAPTURE(printable(p.bytes));
+    CAPTURE(test::excerpt(p.bytes, std::string::npos));
     CAPTURE(res.error);
     CHECK((res.status == 400 || res.status == 0 || was_forwarded));
     if (was_forwarded) {

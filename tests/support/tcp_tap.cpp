@@ -172,8 +172,10 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// A printable excerpt for error messages.
-std::string excerpt(std::string_view s, std::size_t max = 120) {
+
+}  // namespace
+
+std::string excerpt(std::string_view s, std::size_t max) {
   std::string out;
   for (char c : s.substr(0, max)) {
     const auto u = static_cast<unsigned char>(c);
@@ -190,8 +192,6 @@ std::string excerpt(std::string_view s, std::size_t max = 120) {
   if (s.size() > max) out += "...";
   return out;
 }
-
-}  // namespace
 
 strict_parse_result strict_parse_requests(std::string_view bytes) {
   strict_parse_result out;

@@ -65,4 +65,8 @@ struct strict_parse_result {
 //  - nothing is left over after the last request.
 strict_parse_result strict_parse_requests(std::string_view bytes);
 
+// At most `max` bytes of `s` as printable text (CR, LF, tab and other control or non-ASCII bytes
+// escaped), "..." when cut: for test messages.
+std::string excerpt(std::string_view s, std::size_t max = 120);
+
 }  // namespace wcp::test
