@@ -293,7 +293,10 @@ TEST_CASE("the strict request reader refuses what an upstream could misread") {
       {"a bare LF request line", "GET /a HTTP/1.1\nHost: x\r\n\r\n"},
       {"a bare CR", "GET /a HTTP/1.1\r\nHost: x\rX: y\r\n\r\n"},
       {"a control character", std::string("GET /a HTTP/1.1\r\nX: a\x0b\r\n\r\n")},
-      {"a NUL", std::string("GET /a HTTP/1.1\r\nX: a\0b\r\n\r\n", 29)},
+      {"a NUL", [] {
+         static constexpr char raw[] = "GET /a HTTP/1.1\r\nX: a\0b\r\n\r\n";
+         return std::string(raw, sizeof raw - 1);
+       }()},
       {"a folded line", "GET /a HTTP/1.1\r\nX: a\r\n b\r\n\r\n"},
       {"a line starting with a tab", "GET /a HTTP/1.1\r\n\tX: a\r\n\r\n"},
       {"space before a colon", "GET /a HTTP/1.1\r\nX : a\r\n\r\n"},
