@@ -142,13 +142,16 @@ fill_ticket memory_store::ticket(const resource_key&) {
   return fill_ticket{clock_.fetch_add(1, std::memory_order_acq_rel) + 1};
 }
 
+bool memory_store::location_fenced(const std::string& location, fill_ticket t) {
+  if (!any_location_fence_.load(std::memory_order_acquire)) return false;
+  std::lock_guard lock(location_mu_);
+  auto it = location_fences_.find(location);
+  return it != location_fences_.end() && it->second.first > t.generation;
+}
+
 bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
                        std::chrono::milliseconds keep_for) {
-  if (any_location_fence_.load(std::memory_order_acquire)) {
-    std::lock_guard lock(location_mu_);
-    auto it = location_fences_.find(key.resource.location);
-    if (it != location_fences_.end() && it->second.first > t.generation) return false;
-  }
+  if (location_fenced(key.resource.location, t)) return false;
   auto& s = shard_for(key.resource);
   const std::string v = key.str();
   const std::string r = key.resource.str();
@@ -214,15 +217,9 @@ bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
 }
 
 bool memory_store::fenced(const resource_key& key, fill_ticket t) {
-  if (cleared_at_.load() > t.generation) return true;
-  if (any_location_fence_.load(std::memory_order_acquire)) {
-    std::lock_guard lock(location_mu_);
-    auto it = location_fences_.find(key.location);
-    if (it != location_fences_.end() && it->second.first > t.generation) return true;
-  }
+  if (cleared_at_.load() > t.generation || location_fenced(key.location, t)) return true;
   auto& s = shard_for(key);
-  thread_local std::string r;
-  r = key.str();
+  const std::string r = key.str();
   std::lock_guard lock(s.mu);
   auto rit = s.resources.find(r);
   return rit != s.resources.end() && rit->second.fenced_at > t.generation;

@@ -57,6 +57,8 @@ class memory_store final : public store {
   static std::size_t charge_of(const entry& e, std::size_t variant_chars,
                                std::size_t resource_chars);
   shard& shard_for(const resource_key& key);
+  // Whether a purge of `location` (normalised) came after ticket `t`.
+  bool location_fenced(const std::string& location, fill_ticket t);
   void drop_resource(shard& s, const std::string& resource);
 
   std::size_t max_bytes_;

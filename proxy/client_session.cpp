@@ -126,8 +126,6 @@ bool has_obs_fold(const beast::flat_buffer& buffer) {
   return false;
 }
 
-// Framing a proxy must not pass on: both Content-Length and Transfer-Encoding, several
-// Content-Lengths, or a transfer coding other than plain chunked.
 // A header name that reads as a framing header once '_' is taken for '-' (some servers behind a
 // proxy do): `Transfer_Encoding` would frame the body for them and not for the proxy.
 bool is_disguised_framing_header(std::string_view name) {
@@ -137,6 +135,9 @@ bool is_disguised_framing_header(std::string_view name) {
   return n == "transfer-encoding" || n == "content-length";
 }
 
+// Framing a proxy must not pass on: a framing header's name spelled with '_', Transfer-Encoding
+// on HTTP/1.0, both Content-Length and Transfer-Encoding, several Content-Lengths, or a transfer
+// coding other than plain chunked.
 std::optional<std::string> framing_problem(const http::request_header<>& head) {
   for (const auto& f : head)
     if (is_disguised_framing_header(f.name_string()))
@@ -395,10 +396,13 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
                                         : a.stream->parser->get().result_int();
     // This answer's trackingid: upstream's for an answer it gave to this request, else the
     // caller's TrackingID, else one the proxy makes; logged on the access line.
-    std::string tracking;
+    // Views into the request or the answer, both alive until the access line; only a made-up
+    // one is a string of its own.
+    std::string made_tracking;
+    std::string_view tracking;
     if (a.entry) {
       tracking = req["TrackingID"];
-      if (tracking.empty()) tracking = new_tracking_id();
+      if (tracking.empty()) tracking = made_tracking = new_tracking_id();
     } else {
       tracking = a.stream ? a.stream->parser->get()["trackingid"] : a.response["trackingid"];
     }
