@@ -139,7 +139,14 @@ entry_ptr memory_store::find(const variant_key& key) {
 }
 
 fill_ticket memory_store::ticket(const resource_key&) {
-  return fill_ticket{clock_.fetch_add(1, std::memory_order_acq_rel) + 1};
+  fill_ticket t;
+  t.generation = clock_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  t.taken = steady::now();
+  return t;
+}
+
+bool memory_store::expired(fill_ticket t, steady::time_point now) const {
+  return now - t.taken >= tombstone_for_;
 }
 
 bool memory_store::location_fenced(const std::string& location, fill_ticket t) {
@@ -151,14 +158,17 @@ bool memory_store::location_fenced(const std::string& location, fill_ticket t) {
 
 bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
                        std::chrono::milliseconds keep_for) {
-  if (location_fenced(key.resource.location, t)) return false;
   auto& s = shard_for(key.resource);
   const std::string v = key.str();
   const std::string r = key.resource.str();
   const std::size_t charge = charge_of(*e, v.size(), r.size());
   if (charge > s.max_bytes) return false;
   const auto now = steady::now();
+  if (expired(t, now)) return false;
   std::lock_guard lock(s.mu);
+  // Under the shard lock: a location purge sets its fence before it visits the shards, so it
+  // either fences this fill here or finds the stored entry there and drops it.
+  if (location_fenced(key.resource.location, t)) return false;
 
   // Forget fences that no fill can still be waiting behind.
   while (!s.fences.empty() && s.fences.front().first <= now) {
@@ -217,6 +227,7 @@ bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
 }
 
 bool memory_store::fenced(const resource_key& key, fill_ticket t) {
+  if (expired(t, steady::now())) return true;
   if (cleared_at_.load() > t.generation || location_fenced(key.location, t)) return true;
   auto& s = shard_for(key);
   const std::string r = key.str();

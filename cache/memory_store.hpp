@@ -19,8 +19,10 @@ namespace wcp::cache {
 
 class memory_store final : public store {
  public:
-  // `tombstone_for`: how long an invalidation keeps fencing fills that started before it; longer
-  // than any upstream request can take.
+  // `tombstone_for`: how long an invalidation keeps fencing fills that started before it. A fill
+  // whose ticket is older than that is refused whatever the fences say, so a fence may be
+  // forgotten safely; make it longer than an upstream exchange can take, or slow fills never
+  // store.
   explicit memory_store(std::size_t max_bytes, std::size_t shard_count = 16,
                         std::chrono::milliseconds tombstone_for = std::chrono::minutes(10));
   ~memory_store() override;
@@ -57,9 +59,12 @@ class memory_store final : public store {
   static std::size_t charge_of(const entry& e, std::size_t variant_chars,
                                std::size_t resource_chars);
   shard& shard_for(const resource_key& key);
-  // Whether a purge of `location` (normalised) came after ticket `t`.
+  // Whether a purge of `location` (normalised) came after ticket `t`. Called with the resource's
+  // shard lock held by put(), so that a purge either sees the stored entry or fences it.
   bool location_fenced(const std::string& location, fill_ticket t);
   void drop_resource(shard& s, const std::string& resource);
+  // Whether a fill with ticket `t` is too old to be stored: fences it began before may be gone.
+  bool expired(fill_ticket t, std::chrono::steady_clock::time_point now) const;
 
   std::size_t max_bytes_;
   std::chrono::milliseconds tombstone_for_;

@@ -19,13 +19,14 @@ using std::chrono::milliseconds;
 // Generations outlive any fill (bounded by the upstream timeout) by far.
 constexpr milliseconds generation_ttl = std::chrono::hours(24);
 
-// KEYS: entry, gen, locgen. ARGV: expected gen, expected locgen, field, value, keep ms.
+// KEYS: entry, gen, locgen, epoch. ARGV: expected gen, locgen, epoch, field, value, keep ms.
 constexpr std::string_view insert_script = R"lua(
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[6]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
 end
 return 1
 )lua";
@@ -87,6 +88,8 @@ std::string redis_store::location_generation_key(std::string_view location) cons
   return prefix_ + "locgen:" + std::string(normalise_id(location));
 }
 
+std::string redis_store::epoch_key() const { return prefix_ + "epoch"; }
+
 net::awaitable<entry_ptr> redis_store::lookup(const variant_key& key) {
   auto r = co_await conn_->command(argv("HGET", entry_key(key.resource), variant_field(key)));
   if (r.ec || r.reply.type != redis_reply::kind::string) co_return nullptr;
@@ -101,34 +104,33 @@ net::awaitable<entry_ptr> redis_store::lookup(const variant_key& key) {
 
 net::awaitable<fill_ticket> redis_store::begin_fill(const resource_key& key) {
   auto r = co_await conn_->command(
-      argv("MGET", generation_key(key), location_generation_key(key.location)));
+      argv("MGET", generation_key(key), location_generation_key(key.location), epoch_key()));
   fill_ticket t;
-  if (!r.ec && r.reply.type == redis_reply::kind::array && r.reply.elements.size() == 2) {
-    const auto gen = parse_u64(r.reply.elements[0]);
-    const auto locgen = parse_u64(r.reply.elements[1]);
-    t.shared = (locgen << 32) | (gen & 0xffffffffu);
-  } else {
-    t.shared = ~std::uint64_t{0};  // unknown: no insert will match it
+  if (!r.ec && r.reply.type == redis_reply::kind::array && r.reply.elements.size() == 3) {
+    t.shared.resource = parse_u64(r.reply.elements[0]);
+    t.shared.location = parse_u64(r.reply.elements[1]);
+    t.shared.everything = parse_u64(r.reply.elements[2]);
+    t.shared.known = true;
   }
   co_return t;
 }
 
 net::awaitable<bool> redis_store::invalidated_since(const resource_key& key, fill_ticket ticket) {
   // The generations move with every invalidation; unknown (Redis unreachable) counts as moved.
-  if (ticket.shared == ~std::uint64_t{0}) co_return true;
+  if (!ticket.shared.known) co_return true;
   co_return (co_await begin_fill(key)).shared != ticket.shared;
 }
 
 net::awaitable<shared_write> redis_store::store_entry(const variant_key& key, const entry& e,
                                                       fill_ticket ticket,
                                                       milliseconds keep_for) {
-  if (ticket.shared == ~std::uint64_t{0}) co_return shared_write::failed;
-  const auto gen = ticket.shared & 0xffffffffu;
-  const auto locgen = ticket.shared >> 32;
-  auto r = co_await conn_->command(argv("EVAL", std::string(insert_script), "3",
+  if (!ticket.shared.known) co_return shared_write::failed;
+  auto r = co_await conn_->command(argv("EVAL", std::string(insert_script), "4",
                                     entry_key(key.resource), generation_key(key.resource),
-                                    location_generation_key(key.resource.location),
-                                    std::to_string(gen), std::to_string(locgen),
+                                    location_generation_key(key.resource.location), epoch_key(),
+                                    std::to_string(ticket.shared.resource),
+                                    std::to_string(ticket.shared.location),
+                                    std::to_string(ticket.shared.everything),
                                     variant_field(key), serialise(e),
                                     std::to_string(std::max<std::int64_t>(1, keep_for.count()))));
   if (r.ec || r.reply.type != redis_reply::kind::integer) co_return shared_write::failed;
@@ -187,6 +189,10 @@ net::awaitable<void> redis_store::invalidate_location(std::string_view location)
 }
 
 net::awaitable<bool> redis_store::drop_all() {
+  // Fence every fill in flight first (on every instance), then drop what is there.
+  auto fence = co_await conn_->command(argv("EVAL", std::string(bump_script), "1", epoch_key(),
+                                        std::to_string(generation_ttl.count())));
+  if (fence.ec || fence.reply.type != redis_reply::kind::integer) co_return false;
   static constexpr std::array<std::string_view, 2> patterns = {"entry:*", "grant:*"};
   for (std::string_view what : patterns) {
     std::string cursor = "0";

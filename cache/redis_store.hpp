@@ -4,10 +4,11 @@
 //   wcp:v1:entry:callParks/<location>/<id>   hash, field "@" + org form → serialised entry
 //   wcp:v1:gen:callParks/<location>/<id>     integer, bumped by every invalidation of the resource
 //   wcp:v1:locgen:<location>                 integer, bumped by every purge of the location
+//   wcp:v1:epoch                             integer, bumped when everything is dropped
 //   wcp:v1:grant:<sha256 of token, hex>      hash, field "<org form>|<location>" → expiry (ms)
 //
 // Nothing token-bearing is stored: grants are keyed by the token's SHA-256 fingerprint.
-// A fill stores only if neither generation moved since its ticket was taken (checked atomically
+// A fill stores only if no generation moved since its ticket was taken (checked atomically
 // by a Lua script), so a fill that began before an invalidation on any instance is dropped.
 //
 // When Redis fails or is slow, operations complete within the connection's command timeout as a
@@ -53,6 +54,7 @@ class redis_store final : public store {
   std::string entry_key(const resource_key& key) const;
   std::string generation_key(const resource_key& key) const;
   std::string location_generation_key(std::string_view location) const;
+  std::string epoch_key() const;
 
   std::uint64_t corrupt_entries() const noexcept { return corrupt_.load(); }
   redis_connection& connection() noexcept { return *conn_; }

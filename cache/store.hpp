@@ -24,8 +24,18 @@
 namespace wcp::cache {
 
 struct fill_ticket {
-  std::uint64_t generation = 0;  // the in-process store's fence clock
-  std::uint64_t shared = 0;      // the shared store's generation of the resource
+  // The in-process store's fence clock, and when the ticket was taken: a fill older than the
+  // store's fence lifetime is never stored (a fence it began before may have been forgotten).
+  std::uint64_t generation = 0;
+  std::chrono::steady_clock::time_point taken{};
+  // The shared store's generations of the resource, its location and the whole cache, as read
+  // when the ticket was taken; not known when the shared store did not answer (then nothing is
+  // stored there).
+  struct generations {
+    std::uint64_t resource = 0, location = 0, everything = 0;
+    bool known = false;
+    friend bool operator==(const generations&, const generations&) = default;
+  } shared;
 };
 
 class store {

@@ -72,7 +72,7 @@ net::awaitable<entry_ptr> tiered_cache::lookup(const variant_key& key) {
 
 net::awaitable<fill_ticket> tiered_cache::begin_fill(const resource_key& key) {
   fill_ticket t;
-  if (l1_) t.generation = l1_->ticket(key).generation;
+  if (l1_) t = l1_->ticket(key);
   t.shared = (co_await l2_.begin_fill(key)).shared;
   co_return t;
 }

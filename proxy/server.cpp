@@ -46,6 +46,17 @@ std::string new_instance_id() {
   std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
   return buf;
 }
+
+// How long an invalidation fences fills that began before it: longer than a fill can take with
+// these settings (connect and exchange, again on a stale pooled connection, rate-limit waits with
+// their retries), ten minutes at least. A fill older than this is not stored at all.
+std::chrono::milliseconds fence_lifetime(const config::config& c) {
+  using std::chrono::milliseconds;
+  const auto fill = 4 * (c.connect_timeout + c.upstream_timeout) +
+                    2 * std::chrono::duration_cast<milliseconds>(c.max_retry_wait);
+  return std::max<milliseconds>(std::chrono::minutes(10), fill);
+}
+
 }  // namespace
 
 struct server::impl {
@@ -343,7 +354,8 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
   cache::grant_store* grants_iface = nullptr;
   cache::backoff_store* backoff_iface = nullptr;
   if (m.cfg.redis == "none") {
-    m.store = std::make_unique<cache::memory_store>(m.cfg.memory_max_bytes);
+    m.store = std::make_unique<cache::memory_store>(m.cfg.memory_max_bytes, 16,
+                                                    fence_lifetime(m.cfg));
     m.grants = std::make_unique<cache::memory_grants>();
     m.backoff = std::make_unique<cache::memory_backoff>();
     m.l1 = m.store.get();
@@ -364,7 +376,8 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
         m.redis_commands, m.redis_subscriber, m.cfg.redis_prefix + ":v1:invalidations",
         new_instance_id());
     std::unique_ptr<cache::memory_store> l1;
-    if (m.cfg.l1_max_bytes > 0) l1 = std::make_unique<cache::memory_store>(m.cfg.l1_max_bytes);
+    if (m.cfg.l1_max_bytes > 0)
+      l1 = std::make_unique<cache::memory_store>(m.cfg.l1_max_bytes, 16, fence_lifetime(m.cfg));
     m.tiered = std::make_unique<cache::tiered_cache>(ex, std::move(l1), *m.redis_entries,
                                                      *m.redis_grants, *m.redis_backoff, *m.bus);
     m.tiered->attach();

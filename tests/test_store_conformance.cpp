@@ -97,7 +97,9 @@ struct tiered_backend {
   std::unique_ptr<redis_backoff> l2_backoff;
   std::unique_ptr<invalidation_bus> bus;
   std::unique_ptr<tiered_cache> s;
-  tiered_backend() {
+  // `max_pending`: how many invalidations Redis could not take are remembered before the cache
+  // gives up on them and drops everything in Redis instead.
+  explicit tiered_backend(std::size_t max_pending = 10000) {
     auto opts = parse_redis_url(server.url());
     REQUIRE(opts);
     opts->command_timeout = milliseconds(500);
@@ -109,7 +111,7 @@ struct tiered_backend {
     l2_backoff = std::make_unique<redis_backoff>(conn, prefix);
     bus = std::make_unique<invalidation_bus>(conn, sub, prefix + ":v1:invalidations", "self");
     s = std::make_unique<tiered_cache>(ioc.get_executor(), std::make_unique<memory_store>(1 << 20),
-                                       *l2, *l2_grants, *l2_backoff, *bus);
+                                       *l2, *l2_grants, *l2_backoff, *bus, max_pending);
     s->attach();
     bus->start();
     conn->start();
@@ -212,6 +214,37 @@ TEST_CASE_TEMPLATE("a location purge drops that location only and fences its fil
   CHECK(run(b.ioc, b.get().lookup(own)) == nullptr);
   CHECK(run(b.ioc, b.get().lookup(variant_key{other, ""})) != nullptr);
   CHECK_FALSE(run(b.ioc, b.get().insert(own, make_entry("{}"), in_flight, seconds(60))));
+}
+
+TEST_CASE("redis store: dropping everything fences the fills in flight") {
+  redis_backend b;
+  auto in_flight = run(b.ioc, b.s->begin_fill(park));
+  REQUIRE(run(b.ioc, b.s->drop_all()));
+  CHECK_FALSE(run(b.ioc, b.s->insert(own, make_entry("{}"), in_flight, seconds(60))));
+  CHECK(run(b.ioc, b.s->lookup(own)) == nullptr);
+  auto later = run(b.ioc, b.s->begin_fill(park));
+  CHECK(run(b.ioc, b.s->insert(own, make_entry("{}"), later, seconds(60))));
+}
+
+TEST_CASE("tiered: after too many lost invalidations, a fill in flight across the drop does not store") {
+  tiered_backend b(1);
+  auto in_flight = run(b.ioc, b.s->begin_fill(park));
+  // Redis stops answering: two invalidations of other resources are lost, one more than is
+  // remembered, so the cache must drop everything in Redis once it is back.
+  b.server.pause();
+  run(b.ioc, b.s->invalidate(resource_key(resource_kind::call_park, "TE9DMQ", "T1RIRVIx")));
+  run(b.ioc, b.s->invalidate(resource_key(resource_kind::call_park, "TE9DMQ", "T1RIRVIy")));
+  b.server.resume();
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (b.s->stats().replayed.load() == 0 && std::chrono::steady_clock::now() < deadline)
+    b.ioc.run_for(milliseconds(10));
+  REQUIRE(b.s->stats().replayed.load() >= 1);
+  REQUIRE(b.s->pending() == 0);
+  // The lost invalidations may have been of this resource: what the fill fetched before the
+  // drop must not land in Redis or in the in-process copy.
+  CHECK_FALSE(run(b.ioc, b.s->insert(own, make_entry("{}"), in_flight, seconds(60))));
+  CHECK(run(b.ioc, b.s->lookup(own)) == nullptr);
+  CHECK(b.server.cli({"EXISTS", b.l2->entry_key(park)}) == "0");
 }
 
 TEST_CASE("redis store: keys are versioned and readable and every key has a TTL") {
