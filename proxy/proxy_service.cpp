@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "cache/fingerprint.hpp"
+#include "proxy/redis_budget.hpp"
 #include "proxy/retry_after.hpp"
 #include "proxy/webex_error.hpp"
 
@@ -175,7 +176,11 @@ proxy_metrics::proxy_metrics(registry& r)
                               "Misses answered by another request's upstream fetch.")),
       internal_errors(r.add_counter("webex_cache_proxy_internal_errors_total",
                                     "Requests and sessions ended by a fault of the proxy itself "
-                                    "(answered 500 or closed).")) {
+                                    "(answered 500 or closed).")),
+      redis_waits_cut(r.add_counter("webex_cache_proxy_redis_waits_cut_total",
+                                    "Waits on Redis a request gave up because it had spent "
+                                    "--redis-timeout on Redis in all (the operation went on "
+                                    "without it).")) {
   // Every series whose labels are known in advance is exported from the start, at zero, so a
   // rate() or a dashboard panel has a series before the first event rather than none.
   constexpr std::array results = {cache_result::hit, cache_result::miss, cache_result::stale,
@@ -198,6 +203,7 @@ proxy_metrics::proxy_metrics(registry& r)
   retry_wait();
   coalesced();
   internal_errors();
+  redis_waits_cut();
   upstream_duration();
 }
 
@@ -240,13 +246,15 @@ counter& proxy_metrics::upstream_status_cell(unsigned status) {
 
 proxy_service::proxy_service(cache::store& store, cache::grant_store& grants,
                              cache::backoff_store& backoff, live_settings& live,
-                             proxy_metrics& metrics, std::string upstream_base_path)
+                             proxy_metrics& metrics, std::string upstream_base_path,
+                             std::chrono::milliseconds redis_timeout)
     : store_(store),
       grants_(grants),
       backoff_(backoff),
       live_(live),
       metrics_(metrics),
-      base_path_(std::move(upstream_base_path)) {}
+      base_path_(std::move(upstream_base_path)),
+      redis_timeout_(redis_timeout) {}
 
 bool is_hop_by_hop(std::string_view name, std::string_view connection_header) {
   static constexpr std::array<std::string_view, 9> fixed = {
@@ -314,6 +322,10 @@ net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& r
   const route r = route_request(req.method_string(), req.target());
   caller who{req[http::field::authorization]};
   if (!who.authorization.empty()) who.token = &memo.of(who.authorization);
+  redis_budget budget = redis_timeout_.count() > 0
+                            ? redis_budget(redis_timeout_, &metrics_.redis_waits_cut())
+                            : redis_budget();
+  who.redis = &budget;
   answer a;
   switch (r.kind) {
     case route_kind::invalid: {
@@ -340,6 +352,7 @@ exchange_scope proxy_service::scope_of(const http::request<http::string_body>& r
   s.resource = cache::fingerprint(resource).hex();
   s.idempotent = is_idempotent(req.method());
   s.stale_available = stale_available;
+  s.redis = who.redis;
   return s;
 }
 
@@ -378,8 +391,9 @@ net::awaitable<std::chrono::milliseconds> proxy_service::note_rate_limit(
   const auto& id = token_limit ? scope.token : scope.resource;
   metrics_.backoffs.with({token_limit ? "429" : "423"}).inc();
   if (!id.empty()) {
-    co_await backoff_.block(token_limit ? cache::backoff_kind::token : cache::backoff_kind::resource,
-                            id, cache::wall_clock::now() + wait);
+    const auto kind = token_limit ? cache::backoff_kind::token : cache::backoff_kind::resource;
+    co_await scope.redis->run(backoff_, &cache::backoff_store::block, kind, id,
+                              cache::wall_clock::now() + wait);
   }
   spdlog::warn("upstream answered {}: {} blocked for {} ms", status,
                token_limit ? "token " + scope.token.substr(0, 8) : std::string("resource"),
@@ -393,7 +407,9 @@ net::awaitable<upstream_result> proxy_service::exchange(const http::request<http
   auto budget = live_.max_retry_wait();
   constexpr int max_rounds = 8;
   for (int round = 0;; ++round) {
-    if (auto block = co_await backoff_.blocked_until(scope.token, scope.resource)) {
+    if (auto block = co_await scope.redis->run(std::nullopt, backoff_,
+                                               &cache::backoff_store::blocked_until, scope.token,
+                                               scope.resource)) {
       auto left = std::chrono::ceil<milliseconds>(block->until - cache::wall_clock::now());
       if (left > milliseconds(0)) {
         if (scope.stale_available || !scope.idempotent || left > budget || round >= max_rounds) {
@@ -439,13 +455,13 @@ net::awaitable<void> proxy_service::learn_from(unsigned status, const caller& wh
   if (!who.token) co_return;
   const auto& token = *who.token;
   if (status >= 200 && status < 300 && scope) {
-    co_await grants_.learn(token, *scope, live_.grant_ttl());
+    co_await who.redis->run(grants_, &cache::grant_store::learn, token, *scope, live_.grant_ttl());
     metrics_.grants.with({"learned"}).inc();
   } else if (status == 401) {
-    co_await grants_.drop_token(token);
+    co_await who.redis->run(grants_, &cache::grant_store::drop_token, token);
     metrics_.grants.with({"dropped"}).inc();
   } else if (status == 403 && scope) {
-    co_await grants_.drop_scope(token, *scope);
+    co_await who.redis->run(grants_, &cache::grant_store::drop_scope, token, *scope);
     metrics_.grants.with({"dropped"}).inc();
   }
 }
@@ -527,9 +543,10 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
 
   const auto& token = *who.token;
   const cache::variant_key key{std::move(resource), scope.org};
-  const bool granted = co_await grants_.holds(token, scope);
+  auto& redis = *who.redis;
+  const bool granted = co_await redis.run(false, grants_, &cache::grant_store::holds, token, scope);
 
-  cache::entry_ptr cached = co_await store_.lookup(key);
+  cache::entry_ptr cached = co_await redis.run(nullptr, store_, &cache::store::lookup, key);
   auto cached_is = [&](cache::freshness f) {
     return cached && cache::freshness_at(*cached, cache::wall_clock::now(), live_.cache_ttl(),
                                          live_.stale_ttl()) == f;
@@ -544,8 +561,10 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   // One upstream request for concurrent misses that may share its answer. The fill ticket
   // comes first: a flight can be joined only with the ticket that says when it began.
   const std::string flight_key = key.str();
-  cache::fill_ticket ticket = co_await store_.begin_fill(key.resource);
-  auto joined = co_await join_current(flight_key, key.resource, token, granted, ticket);
+  // Cut short, the ticket is one no store accepts: the answer is then not stored.
+  cache::fill_ticket ticket =
+      co_await redis.run(cache::fill_ticket{}, store_, &cache::store::begin_fill, key.resource);
+  auto joined = co_await join_current(flight_key, key.resource, token, granted, ticket, redis);
   shared_result res;
   bool leader = joined.leader;
   if (!leader) {
@@ -560,7 +579,8 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
     } else {
       res.reset();
       const bool same_token_only = false;
-      joined = co_await join_current(flight_key, key.resource, token, same_token_only, ticket);
+      joined =
+          co_await join_current(flight_key, key.resource, token, same_token_only, ticket, redis);
       leader = joined.leader;
       if (!leader) res = co_await coalescer_.wait(joined.f);
       if (!leader && !res) leader = true;  // that leader gave up too: fetch alone
@@ -611,10 +631,10 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
       const auto keep_for = live_.cache_ttl() + live_.stale_ttl();
       e->stored_at = cache::wall_clock::now();
       e->expires_at = e->stored_at + keep_for;
-      co_await store_.insert(key, std::move(e), ticket, keep_for);
+      co_await redis.run(false, store_, &cache::store::insert, key, std::move(e), ticket, keep_for);
     } else if (status == 404 && granted) {
       // A token that may see this location was told the resource is gone.
-      co_await store_.invalidate(key.resource);
+      co_await redis.run(store_, &cache::store::invalidate, key.resource);
     }
   }
   a.cache = cache_result::miss;
@@ -631,12 +651,15 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
 
 net::awaitable<coalescer::ticket> proxy_service::join_current(
     const std::string& flight_key, const cache::resource_key& resource,
-    const cache::token_fingerprint& token, const bool& granted, const cache::fill_ticket& fill) {
+    const cache::token_fingerprint& token, const bool& granted, const cache::fill_ticket& fill,
+    redis_budget& redis) {
   auto joined = coalescer_.join(flight_key, token, granted, fill);
   // A flight that began before an invalidation of what it fetches is not for a caller that
   // arrives after it: take it out of the map (its waiters keep it) and look again.
   while (!joined.leader) {
-    const bool overtaken = co_await store_.invalidated_since(resource, joined.f->ticket());
+    // Cut short, the flight counts as overtaken: this caller fetches for itself.
+    const bool overtaken = co_await redis.run(true, store_, &cache::store::invalidated_since,
+                                              resource, joined.f->ticket());
     if (!overtaken) break;
     coalescer_.detach(flight_key, joined.f);
     joined = coalescer_.join(flight_key, token, granted, fill);
@@ -657,7 +680,7 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
     // Webex may have applied it. Drop what a 2xx would have dropped.
     if (res.failure == upstream_failure::timeout || res.failure == upstream_failure::protocol ||
         res.failure == upstream_failure::too_large) {
-      co_await store_.invalidate(r.key());
+      co_await who.redis->run(store_, &cache::store::invalidate, r.key());
       metrics_.invalidations.with({"unknown_outcome"}).inc();
       spdlog::warn("{} of {} {} in location {}: outcome unknown ({}); invalidated as if applied",
                    std::string_view(req.method_string()), to_string(r.resource), r.resource_id,
@@ -672,13 +695,14 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
 
   if (status >= 200 && status < 300) {
     const auto key = r.key();
-    co_await store_.invalidate(key);
+    co_await who.redis->run(store_, &cache::store::invalidate, key);
     metrics_.invalidations.with({"write"}).inc();
     if (r.resource == cache::resource_kind::call_park && req.method() == http::verb::put) {
       auto new_id = json_id(res.response.body());
       if (new_id && cache::is_valid_id(*new_id) &&
           cache::normalise_id(*new_id) != cache::normalise_id(r.resource_id)) {
-        co_await store_.invalidate(cache::resource_key(key.kind, r.location_id, *new_id));
+        co_await who.redis->run(store_, &cache::store::invalidate,
+                                cache::resource_key(key.kind, r.location_id, *new_id));
         metrics_.invalidations.with({"rename"}).inc();
         metrics_.renames().inc();
         spdlog::info("call park renamed: {} -> {} in location {}", r.resource_id, *new_id,
@@ -704,7 +728,9 @@ net::awaitable<answer> proxy_service::pass_through(http::request<http::string_bo
 
   for (int round = 0;; ++round) {
     upstream_result blocked;
-    if (auto block = co_await backoff_.blocked_until(scope.token, scope.resource)) {
+    if (auto block = co_await scope.redis->run(std::nullopt, backoff_,
+                                               &cache::backoff_store::blocked_until, scope.token,
+                                               scope.resource)) {
       auto left = std::chrono::ceil<milliseconds>(block->until - cache::wall_clock::now());
       if (left > milliseconds(0)) {
         if (!scope.idempotent || left > budget || round >= max_rounds) {

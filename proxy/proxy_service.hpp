@@ -68,10 +68,14 @@ class token_memo {
   bool valid_ = false;
 };
 
-// Who is asking: the Authorization value and its fingerprint (when there is one).
+class redis_budget;
+
+// Who is asking: the Authorization value and its fingerprint (when there is one), and what the
+// request may still spend waiting on Redis.
 struct caller {
   std::string_view authorization;
   const cache::token_fingerprint* token = nullptr;  // null without Authorization
+  redis_budget* redis = nullptr;                    // set by handle()
 };
 
 // The proxy's answer to one request: a cached entry (the session writes its prebuilt form), a
@@ -109,6 +113,7 @@ struct proxy_metrics {
   family<histogram>& retry_wait;
   family<counter>& coalesced;
   family<counter>& internal_errors;
+  family<counter>& redis_waits_cut;
 
   // The cells every answered request touches, each resolved once (then no lock and no
   // allocation per request). `route` is a route_label().
@@ -132,12 +137,15 @@ struct exchange_scope {
   std::string resource;        // SHA-256 of the resource (or path), hex
   bool idempotent = true;      // may be sent again after a wait
   bool stale_available = false;  // a stale answer the caller may see exists: never wait
+  redis_budget* redis = nullptr;   // the request's (set by scope_of)
 };
 
 class proxy_service {
  public:
+  // `redis_timeout`: what one request may spend waiting on Redis in all; zero without Redis.
   proxy_service(cache::store& store, cache::grant_store& grants, cache::backoff_store& backoff,
-                live_settings& live, proxy_metrics& metrics, std::string upstream_base_path);
+                live_settings& live, proxy_metrics& metrics, std::string upstream_base_path,
+                std::chrono::milliseconds redis_timeout = std::chrono::milliseconds(0));
 
   net::awaitable<answer> handle(http::request<http::string_body>& req, upstream_pool& pool,
                                 token_memo& memo);
@@ -156,7 +164,8 @@ class proxy_service {
                                                  const cache::resource_key& resource,
                                                  const cache::token_fingerprint& token,
                                                  const bool& granted,
-                                                 const cache::fill_ticket& fill);
+                                                 const cache::fill_ticket& fill,
+                                                 redis_budget& redis);
   net::awaitable<answer> write_through(http::request<http::string_body>& req, const route& r,
                                        const caller& who, upstream_pool& pool);
   net::awaitable<answer> pass_through(http::request<http::string_body>& req, const route& r,
@@ -190,6 +199,7 @@ class proxy_service {
   live_settings& live_;
   proxy_metrics& metrics_;
   std::string base_path_;
+  std::chrono::milliseconds redis_timeout_;
 };
 
 // Builds the request sent upstream: same method, target under the upstream base path, body, and

@@ -391,8 +391,9 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
     m.register_redis_metrics();
   }
   m.store_iface = store_iface;
-  m.service = std::make_unique<proxy_service>(*store_iface, *grants_iface, *backoff_iface, m.live,
-                                              m.metrics, m.upstream.base_path);
+  m.service = std::make_unique<proxy_service>(
+      *store_iface, *grants_iface, *backoff_iface, m.live, m.metrics, m.upstream.base_path,
+      m.cfg.redis == "none" ? std::chrono::milliseconds(0) : m.cfg.redis_timeout);
 
   if (auto* store = m.l1) {
     m.metrics_registry.add_gauge_fn("webex_cache_proxy_l1_bytes",

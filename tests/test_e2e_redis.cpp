@@ -14,6 +14,7 @@
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/redis_server.hpp"
+#include "support/tcp_tap.hpp"
 
 using namespace wcp;
 using test::header_list;
@@ -317,4 +318,31 @@ TEST_CASE("the in-process copy of grants is swept in Redis mode - it follows the
   CHECK(eventually([&] { return metric(c.b.admin_port, "webex_cache_proxy_grants_held") == 0; }));
   // A token must ask Webex again.
   CHECK(c.get(c.b, park_path(c.world), bearer(w.token_admin_a)).header("X-Cache") == "MISS");
+}
+
+TEST_CASE("a slow Redis costs a request --redis-timeout in all - not once per command") {
+  // Redis answers every command in 250 ms, inside the 400 ms timeout of each: a miss needs half
+  // a dozen commands (grant, block, lookup, fill ticket, insert, grant learned), so waiting for
+  // each would take 1.5 s at least.
+  test::redis_server redis;
+  test::tcp_tap slow(redis.port());
+  fake::fake_webex fake;
+  const auto world = fake::populate_demo_world(fake);
+  auto p = test::start_proxy({"--upstream", fake.base_url(), "--redis",
+                              "redis://127.0.0.1:" + std::to_string(slow.port()),
+                              "--redis-timeout", "400ms"});
+  REQUIRE(eventually([&] {
+    return metric(p.admin_port, "webex_cache_proxy_redis_up") == 1 &&
+           metric(p.admin_port, "webex_cache_proxy_redis_subscribed") == 1;
+  }));
+  slow.delay_answers(std::chrono::milliseconds(250));
+  const auto start = std::chrono::steady_clock::now();
+  auto res = http_request(p.port, "GET", park_path(world), bearer(world.token_admin_a));
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(res.status == 200);
+  CHECK(res.header("X-Cache") == "MISS");
+  CHECK(metric(p.admin_port, "webex_cache_proxy_redis_waits_cut_total") >= 1);
+  CHECK(metric(p.admin_port, "webex_cache_proxy_redis_timeouts_total") == 0);
+  // 400 ms on Redis and a fast upstream: well under the 1.5 s of waiting for every command.
+  CHECK(took < std::chrono::milliseconds(1000));
 }

@@ -13,6 +13,7 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <mutex>
@@ -53,6 +54,7 @@ struct tcp_tap::impl {
   std::uint16_t port = 0;
   mutable std::mutex mu;
   std::vector<std::string> recorded;  // guarded by mu
+  std::atomic<std::int64_t> delay_ms{0};
   std::thread thread;
 
   void record(std::size_t index, const char* data, std::size_t n) {
@@ -68,6 +70,10 @@ struct tcp_tap::impl {
       if (n > 0) {
         // Recorded before it is passed on: once the target has seen a byte, so has the record.
         if (client_side) record(r->index, buf.data(), n);
+        if (const auto d = delay_ms.load(); !client_side && d > 0) {
+          net::steady_timer hold(to.get_executor(), std::chrono::milliseconds(d));
+          co_await hold.async_wait(use_tuple);
+        }
         auto [wec, wn] = co_await net::async_write(to, net::buffer(buf.data(), n), use_tuple);
         if (wec) {
           r->close();
@@ -153,6 +159,8 @@ std::size_t tcp_tap::connections_accepted() const {
   std::lock_guard lock(impl_->mu);
   return impl_->recorded.size();
 }
+
+void tcp_tap::delay_answers(std::chrono::milliseconds d) { impl_->delay_ms.store(d.count()); }
 
 // ---- strict_parse_requests ------------------------------------------------------------------
 

@@ -11,6 +11,7 @@
 // Beast and Asio stay in tcp_tap.cpp: including this header is cheap.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -34,6 +35,9 @@ class tcp_tap {
   // (a snapshot).
   std::vector<std::string> client_bytes() const;
   std::size_t connections_accepted() const;
+  // From now on, every piece of what the target sends is held this long before it is passed on
+  // (a slow server, as its clients see it). Zero: passed on at once.
+  void delay_answers(std::chrono::milliseconds d);
 
  private:
   struct impl;
