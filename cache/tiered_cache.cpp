@@ -46,7 +46,7 @@ bool tiered_cache::overflowed() const {
 
 std::size_t tiered_cache::pending() const {
   std::lock_guard lock(pending_mu_);
-  return pending_.size() + replaying_count_;
+  return pending_.size() + replaying_count_ + propagating_.load(std::memory_order_relaxed);
 }
 
 net::awaitable<entry_ptr> tiered_cache::lookup(const variant_key& key) {
@@ -106,6 +106,14 @@ net::awaitable<bool> tiered_cache::propagate(const invalidation& m) {
   co_return ok && published;
 }
 
+net::awaitable<void> tiered_cache::send(const invalidation& m) {
+  // Counted as pending from the start: until Redis has taken it, it is not through.
+  propagating_.fetch_add(1, std::memory_order_relaxed);
+  const bool through = co_await propagate(m);
+  if (!through) remember(m);
+  propagating_.fetch_sub(1, std::memory_order_relaxed);
+}
+
 void tiered_cache::remember(invalidation m) {
   std::lock_guard lock(pending_mu_);
   if (pending_.size() >= max_pending_) {
@@ -121,7 +129,7 @@ net::awaitable<void> tiered_cache::invalidate(const resource_key& key) {
   invalidation m;
   m.what = invalidation::kind::resource;
   m.resource = key;
-  if (!co_await propagate(m)) remember(std::move(m));
+  co_await send(m);
 }
 
 net::awaitable<void> tiered_cache::invalidate_location(std::string_view location) {
@@ -129,7 +137,7 @@ net::awaitable<void> tiered_cache::invalidate_location(std::string_view location
   invalidation m;
   m.what = invalidation::kind::location;
   m.location = std::string(normalise_id(location));
-  if (!co_await propagate(m)) remember(std::move(m));
+  co_await send(m);
 }
 
 net::awaitable<bool> tiered_cache::invalidated_since(const resource_key& key, fill_ticket ticket) {
@@ -162,7 +170,7 @@ net::awaitable<void> tiered_cache::drop_scope(const token_fingerprint& token,
   m.what = invalidation::kind::scope;
   m.token_hex = token.hex();
   m.scope = scope;
-  if (!co_await propagate(m)) remember(std::move(m));
+  co_await send(m);
 }
 
 net::awaitable<void> tiered_cache::drop_token(const token_fingerprint& token) {
@@ -170,7 +178,7 @@ net::awaitable<void> tiered_cache::drop_token(const token_fingerprint& token) {
   invalidation m;
   m.what = invalidation::kind::token;
   m.token_hex = token.hex();
-  if (!co_await propagate(m)) remember(std::move(m));
+  co_await send(m);
 }
 
 net::awaitable<std::optional<backoff_block>> tiered_cache::blocked_until(
@@ -250,7 +258,8 @@ net::awaitable<void> tiered_cache::replay_pending() {
   };
   set_replaying();
   while (!work.empty()) {
-    if (!co_await propagate(work.front())) {
+    const bool through = co_await propagate(work.front());
+    if (!through) {
       // Redis went away again: keep the rest for the next try.
       std::deque<invalidation> rest;
       rest.swap(work);

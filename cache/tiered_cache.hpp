@@ -74,6 +74,7 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   // The in-process copy of grants (learned here or read from Redis); swept like embedded grants.
   memory_grants& l1_grants() noexcept { return l1_grants_; }
   const tiered_stats& stats() const noexcept { return stats_; }
+  // Invalidations and grant drops Redis has not taken yet: being sent, remembered, replaying.
   std::size_t pending() const;
 
  private:
@@ -85,6 +86,8 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   // Does the Redis side of an invalidation and publishes it; false if either failed.
   net::awaitable<bool> propagate(const invalidation& m);
   void remember(invalidation m);
+  // propagate(), remembering `m` when Redis did not take it.
+  net::awaitable<void> send(const invalidation& m);
 
   net::any_io_executor ex_;
   std::unique_ptr<memory_store> l1_;
@@ -99,6 +102,7 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   std::deque<invalidation> pending_;
   bool overflowed_ = false;
   std::size_t replaying_count_ = 0;  // taken out of pending_ by a replay, not yet through
+  std::atomic<std::size_t> propagating_{0};  // being sent for the first time
   std::atomic<bool> replaying_{false};
   tiered_stats stats_;
   std::function<void()> on_remote_;

@@ -56,7 +56,9 @@ class redis_budget {
     if (!bounded_) co_return co_await (obj.*fn)(std::forward<A>(args)...);
     auto st = std::make_shared<state<T>>(co_await net::this_coro::executor);
     start(st, [&obj, fn, ... a = std::decay_t<A>(args)]() { return (obj.*fn)(a...); });
-    if (co_await settled(*st)) co_return std::move(*st->value);
+    // (The result in a variable first: GCC 12 miscompiles some co_await in an if condition.)
+    const bool answered = co_await settled(*st);
+    if (answered) co_return std::move(*st->value);
     co_return fallback;
   }
 

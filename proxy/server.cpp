@@ -148,7 +148,7 @@ struct server::impl {
                    "Times L1 was emptied after (re)subscribing to invalidations.",
                    [tiered] { return static_cast<double>(tiered->stats().resyncs.load()); });
   r.add_gauge_fn("webex_cache_proxy_pending_invalidations",
-                 "Invalidations Redis could not take yet, replayed when it is back.",
+                 "Invalidations and grant drops Redis has not taken yet: being sent, or remembered and replayed when it is back.",
                  [tiered] { return static_cast<double>(tiered->pending()); });
 }
 
