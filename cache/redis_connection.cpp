@@ -357,6 +357,7 @@ struct core : std::enable_shared_from_this<core> {
 
   void retry_later() {
     if (ph == phase::stopped) return;
+    if (ph == phase::connecting) ++stats.connect_failures;
     ph = phase::waiting;
     stats.up = false;
     const auto my = ++attempt;
@@ -503,6 +504,7 @@ struct core : std::enable_shared_from_this<core> {
       return finish(*st, {make_error_code(redis_errc::not_connected), {}});
     }
     ++in_flight;
+    ++stats.in_flight;
     st->timer.expires_after(opt.command_timeout);
     st->timer.async_wait([self = shared_from_this(), st](error_code ec) {
       if (ec) return;
@@ -518,6 +520,7 @@ struct core : std::enable_shared_from_this<core> {
         static_cast<std::shared_ptr<command_state>*>(privdata));
     core& c = *static_cast<link*>(ac->data)->owner;
     --c.in_flight;
+    --c.stats.in_flight;
     if (r) c.failing_fast_until = {};  // Redis answers again
     if ((*st)->finished) return;
     redis_result res;

@@ -82,6 +82,8 @@ struct redis_stats {
   std::atomic<std::uint64_t> errors{0};      // commands that failed (any redis_errc, or error reply)
   std::atomic<std::uint64_t> timeouts{0};    // of which timeouts
   std::atomic<std::uint64_t> reconnects{0};  // successful connects after the first
+  std::atomic<std::uint64_t> connect_failures{0};  // attempts refused, timed out or not authenticated
+  std::atomic<std::size_t> in_flight{0};     // commands sent and not yet answered by Redis
   std::atomic<bool> up{false};               // connected and ready for commands
 };
 

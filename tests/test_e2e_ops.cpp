@@ -114,7 +114,9 @@ TEST_CASE("while draining /readyz answers 503 and an in-flight request still com
   std::thread client([&] {
     status = http_request(p.port, "GET", "/v1/people/me", bearer(w.token_admin_a)).status;
   });
-  while (f.count("GET", "/v1/people/me") == 0) std::this_thread::yield();
+  const bool arrived = test::eventually([&] { return f.count("GET", "/v1/people/me") > 0; });
+  if (!arrived) client.join();
+  REQUIRE(arrived);
   p.proc->signal(SIGTERM);
   p.proc->wait_for_output("draining");
   CHECK(http_request(p.admin_port, "GET", "/readyz").status == 503);

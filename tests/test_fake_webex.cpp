@@ -492,7 +492,11 @@ TEST_CASE("two fakes serve independently and one stops cleanly mid-request") {
       threw = true;
     }
   });
-  while (a->requests().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (a->requests().empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (a->requests().empty()) client.join();  // ends by its own 5 s timeout
+  REQUIRE_FALSE(a->requests().empty());
   auto start = std::chrono::steady_clock::now();
   a.reset();  // must not wait for the 30 s delay
   client.join();

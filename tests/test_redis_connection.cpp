@@ -396,9 +396,14 @@ TEST_CASE("a password is sent with AUTH and a wrong one never comes up") {
   auto bad = connect(l, o, false);
   o.password.clear();
   auto none = connect(l, o, false);
-  std::this_thread::sleep_for(300ms);  // several connect attempts
+  // Each has tried and been refused more than once (not merely not connected yet).
+  REQUIRE(wait_until([&] {
+    return bad->stats().connect_failures >= 2 && none->stats().connect_failures >= 2;
+  }));
   CHECK_FALSE(bad->up());
   CHECK_FALSE(none->up());
+  CHECK(bad->stats().reconnects == 0);
+  CHECK(none->stats().reconnects == 0);
   CHECK(run(*bad, {"PING"}).ec == redis_errc::not_connected);
   CHECK(good->up());
 }
@@ -418,8 +423,9 @@ TEST_CASE("an ACL user authenticates with user and password") {
   REQUIRE(url);
   url->reconnect_min = 10ms;
   auto bad = connect(l, *url, false);
-  std::this_thread::sleep_for(200ms);
+  REQUIRE(wait_until([&] { return bad->stats().connect_failures >= 2; }));
   CHECK_FALSE(bad->up());
+  CHECK(bad->stats().reconnects == 0);
 }
 
 TEST_CASE("a non-zero db is selected on connect") {
@@ -497,7 +503,7 @@ TEST_CASE("a connection started while the server is down connects later") {
   server.stop();
   loop l;
   auto c = connect(l, options_for(server), false);
-  std::this_thread::sleep_for(100ms);
+  REQUIRE(wait_until([&] { return c->stats().connect_failures >= 1; }));
   CHECK_FALSE(c->up());
   CHECK(run(*c, {"PING"}).ec == redis_errc::not_connected);
   server.restart();
@@ -559,7 +565,8 @@ TEST_CASE("kill -9 with commands in flight fails them all and reconnects") {
       if (i % 64 == 0) std::this_thread::sleep_for(1ms);
     }
   });
-  std::this_thread::sleep_for(20ms);
+  // Every held command and a good part of the flood are with Redis when it dies.
+  REQUIRE(wait_until([&] { return c->stats().in_flight >= 200 + 256; }));
   server.kill();
   CHECK(wait_until([&] { return held.done() == 200; }, 3s));
   flooding = false;
@@ -663,7 +670,7 @@ TEST_CASE("stop completes pending commands with closed") {
   server.pause();
   fan_out f(50);
   for (std::size_t i = 0; i < 50; ++i) f.send(*c, i, {"PING"});
-  std::this_thread::sleep_for(20ms);
+  REQUIRE(wait_until([&] { return c->stats().in_flight == 50; }));
   c->stop();
   REQUIRE(wait_until([&] { return f.done() == 50; }, 2s));
   CHECK(f.each_once());
@@ -671,8 +678,13 @@ TEST_CASE("stop completes pending commands with closed") {
   CHECK_FALSE(c->up());
   CHECK(run(*c, {"PING"}).ec == redis_errc::closed);
   server.resume();
-  std::this_thread::sleep_for(50ms);
+  // A connection started now, with the same reconnect settings, comes up: the stopped one had
+  // every chance to reconnect too, and must not have.
+  auto control = connect(l, options_for(server));
   CHECK_FALSE(c->up());  // no reconnect after stop
+  CHECK(c->stats().reconnects == 0);
+  control->stop();
+  control.reset();
   c->stop();             // twice is fine
   c.reset();
   CHECK(l.drain(2s));
@@ -698,7 +710,7 @@ TEST_CASE("destroying the connection with commands in flight is safe") {
           if (r.ec == redis_errc::closed) ++closed;
         },
         [](std::exception_ptr) {});
-  std::this_thread::sleep_for(50ms);
+  REQUIRE(wait_until([&] { return c->stats().in_flight == 40; }));
   c.reset();  // the suspended command() calls do not keep the connection object alive
   REQUIRE(wait_until([&] { return f.done() == 20 && awaited == 20; }, 3s));
   CHECK(f.each_once());
