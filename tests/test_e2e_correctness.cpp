@@ -232,10 +232,13 @@ TEST_CASE("a fill asks for the full representation - a caller's conditional or r
       CHECK(name != "Range");
       CHECK(name != "If-None-Match");
     }
-  // What was stored is the full answer; a conditional GET on a hit gets it too (entries keep no
-  // validators, so nothing can match).
-  auto hit = http_request(s.proxy.port, "GET", park, with("If-None-Match", "*"));
-  CHECK(hit.status == 200);
-  CHECK(hit.header("X-Cache") == "HIT");
-  CHECK(hit.body == ranged.body);
+  // What was stored is the full answer; a conditional GET on a hit gets it too (Webex sends no
+  // validators, so entries keep none and nothing can match).
+  for (const auto& [name, value] : {std::pair{"If-None-Match", "\"v1\""},
+                                    std::pair{"If-Modified-Since", "Sun, 01 Jan 2090 00:00:00 GMT"}}) {
+    auto hit = http_request(s.proxy.port, "GET", park, with(name, value));
+    CHECK(hit.status == 200);
+    CHECK(hit.header("X-Cache") == "HIT");
+    CHECK(hit.body == ranged.body);
+  }
 }
