@@ -261,6 +261,8 @@ void memory_store::erase_location(std::string_view location) {
   for (auto& s : shards_) {
     std::lock_guard lock(s->mu);
     for (const auto& [name, info] : s->resources) {
+      // A record without variants is only a fence: the location's fence, newer, covers it.
+      if (info.variants.empty()) continue;
       auto key = resource_of_name(name);
       if (key.location == loc) matching.push_back(std::move(key));
     }

@@ -123,30 +123,39 @@ TEST_CASE("a fill older than the fence lifetime never stores - fences can be for
 }
 
 TEST_CASE("a location purge racing a first fill of that location never lets the old fill store") {
-  // One thread purges the location while another stores a fill whose ticket was taken before
-  // the purge began: whatever the interleaving, nothing may be stored afterwards.
-  memory_store s(1 << 20, 1);
-  std::atomic<int> round{0};
-  std::atomic<int> purged{0};
-  constexpr int rounds = 20000;
+  // One thread purges the location over and over while another stores fills whose tickets were
+  // taken before a purge began: whatever the interleaving, none may be stored once that purge is
+  // through. (Fences live a second, so that a purge's scan stays short and the race tight.)
+  memory_store s(1 << 20, 1, seconds(1));
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> purges{0};  // completed
   std::thread purger([&] {
-    for (int i = 1; i <= rounds; ++i) {
-      while (round.load(std::memory_order_acquire) < i) {
-      }
+    while (!stop.load(std::memory_order_acquire)) {
       s.erase_location("TE9D");
-      purged.store(i, std::memory_order_release);
+      purges.fetch_add(1, std::memory_order_acq_rel);
     }
   });
+  constexpr int rounds = 1500;
+  constexpr int batch = 20;
   int stored_after_purge = 0;
-  for (int i = 1; i <= rounds; ++i) {
-    const resource_key key(resource_kind::call_park, "TE9D", "P" + std::to_string(i));
-    const auto t = s.ticket(key);
-    round.store(i, std::memory_order_release);
-    s.put(variant_key{key, ""}, make_entry("{}"), t, seconds(60));
-    while (purged.load(std::memory_order_acquire) < i) {
+  std::vector<variant_key> keys;
+  std::vector<fill_ticket> tickets;
+  for (int i = 0; i < rounds; ++i) {
+    keys.clear();
+    tickets.clear();
+    for (int k = 0; k < batch; ++k) {
+      keys.push_back(variant_key{
+          resource_key(resource_kind::call_park, "TE9D", "P" + std::to_string(i * batch + k)), ""});
+      tickets.push_back(s.ticket(keys.back().resource));
     }
-    if (s.find(variant_key{key, ""}) != nullptr) ++stored_after_purge;
+    // The purge after the next one to complete began after these tickets were taken.
+    const auto after = purges.load(std::memory_order_acquire) + 2;
+    for (int k = 0; k < batch; ++k) s.put(keys[k], make_entry("{}"), tickets[k], seconds(60));
+    while (purges.load(std::memory_order_acquire) < after) std::this_thread::yield();
+    for (const auto& key : keys)
+      if (s.find(key) != nullptr) ++stored_after_purge;
   }
+  stop.store(true, std::memory_order_release);
   purger.join();
   CHECK(stored_after_purge == 0);
 }
