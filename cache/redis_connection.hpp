@@ -59,8 +59,7 @@ struct redis_options {
   std::size_t max_in_flight = 10000;               // more commands than this fail with queue_full
 };
 
-// redis://[[user]:password@]host[:port][/db] (IPv6 hosts in brackets, db 0..15) or
-// unix:///path/to/socket[?db=N]. Userinfo may be percent-encoded. nullopt when malformed.
+// The options a --redis URL names (config::parse_redis_url's grammar); nullopt when malformed.
 std::optional<redis_options> parse_redis_url(std::string_view url);
 
 // A reply, copied out of hiredis's reply tree.

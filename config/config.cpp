@@ -4,6 +4,8 @@
 // when it did not come from the command line, the variable or file it came from.
 #include "config/config.hpp"
 
+#include "config/redis_url.hpp"
+
 #include <boost/program_options.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -24,6 +26,8 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+
+#include "wcp_commit.h"
 
 #ifndef WCP_VERSION
 #define WCP_VERSION "0.0.0"
@@ -56,17 +60,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = ascii_lower(c);
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
 // A value quoted for a one-line message: control characters escaped, long values shortened.
@@ -263,9 +256,13 @@ const std::vector<setting>& settings() {
                       &config::upstream_max_idle));
     t.push_back(bytes("max-upstream-body-bytes", "larger upstream answers get 502",
                       &config::max_upstream_body_bytes));
-    t.push_back(text("redis", "URL|none", "redis://[:password@]host:port[/db], unix:///path or none",
+    t.push_back(text("redis", "URL|none",
+                     "redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] or none",
                      &config::redis));
-    t.push_back(duration_ms("redis-timeout", "longest any request waits on Redis", &config::redis_timeout));
+    t.push_back(text("redis-password-file", "FILE",
+                     "read the Redis password from this file (first line) instead of the URL",
+                     &config::redis_password_file));
+    t.push_back(duration_ms("redis-timeout", "longest one request waits on Redis, all commands together", &config::redis_timeout));
     t.push_back(text("redis-prefix", "NAME", "first part of every Redis key and channel name",
                      &config::redis_prefix));
     t.push_back(bytes("l1-max-bytes", "with Redis: in-process L1 size bound, 0 = no L1",
@@ -325,23 +322,88 @@ const setting* find_setting(std::string_view name) {
 
 // The options the environment and the file accept: every setting, as a string. The command line
 // takes the same minus check-config, which it has as a switch instead (see switches_description).
+// --help groups the settings by topic, in this order; a setting not listed goes last.
+const std::vector<std::pair<std::string, std::vector<std::string>>>& help_topics() {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> topics = {
+      {"Listeners", {"listen", "admin-listen", "tls-cert", "tls-key", "max-connections"}},
+      {"Upstream (the Webex API)",
+       {"upstream", "upstream-ca", "connect-timeout", "upstream-timeout", "upstream-max-idle",
+        "max-upstream-body-bytes"}},
+      {"Cache and grants", {"cache-ttl", "stale-ttl", "grant-ttl", "memory-max-bytes"}},
+      {"Redis (several instances, one cache)",
+       {"redis", "redis-password-file", "redis-timeout", "redis-prefix", "l1-max-bytes"}},
+      {"Rate limits", {"max-retry-wait", "max-backoff", "default-backoff"}},
+      {"Client requests",
+       {"max-header-bytes", "max-body-bytes", "client-header-timeout", "client-body-timeout",
+        "idle-timeout"}},
+      {"Process", {"config", "threads", "drain-timeout", "log-level", "log-format"}},
+  };
+  return topics;
+}
+
+// A default as a person writes it: 16MiB, 50ms, 5m.
+std::string human_default(const setting& s, const config& defaults) {
+  const std::string v = s.get(defaults);
+  if (s.arg == "BYTES") {
+    const auto n = parse_bytes(v);
+    for (const auto& [unit, size] : {std::pair{"GiB", std::size_t{1} << 30}, std::pair{"MiB", std::size_t{1} << 20},
+                                     std::pair{"KiB", std::size_t{1} << 10}})
+      if (n != 0 && n % size == 0) return std::to_string(n / size) + unit;
+    return v;
+  }
+  if (s.arg == "DURATION") {
+    const auto ms = std::chrono::round<milliseconds>(parse_duration(v)).count();
+    if (ms == 0) return "0";
+    if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+    if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+    if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+    return std::to_string(ms) + "ms";
+  }
+  return v.empty() ? std::string("none") : v;
+}
+
+void add_setting(po::options_description& desc, const setting& s, bool for_help, const config& defaults) {
+  std::string help = s.help;
+  if (for_help && s.in_describe) help += " (default " + human_default(s, defaults) + ")";
+  desc.add_options()(s.name.c_str(), po::value<std::string>()->value_name(s.arg), help.c_str());
+}
+
+// The options the environment and the file accept: every setting, as a string. The command line
+// takes the same minus check-config, which it has as a switch instead (see switches_description).
+// For --help, grouped by topic.
 po::options_description settings_description(bool for_command_line, bool for_help = false) {
   const config defaults;
-  po::options_description desc(for_help ? "Options" : "", 100, 50);
-  for (const auto& s : settings()) {
-    if (s.name == "check-config" && for_command_line) continue;
-    std::string help = s.help;
-    if (for_help && s.in_describe) {
-      std::string def = s.get(defaults);
-      help += " (default " + (def.empty() ? std::string("none") : def) + ")";
-    }
-    desc.add_options()(s.name.c_str(), po::value<std::string>()->value_name(s.arg), help.c_str());
+  po::options_description desc("", 100, 50);
+  auto wanted = [&](const setting& s) { return !(s.name == "check-config" && for_command_line); };
+  if (!for_help) {
+    for (const auto& s : settings())
+      if (wanted(s)) add_setting(desc, s, false, defaults);
+    return desc;
   }
+  std::set<std::string> placed;
+  for (const auto& [title, names] : help_topics()) {
+    po::options_description group(title, 100, 50);
+    for (const auto& name : names) {
+      const setting* s = find_setting(name);
+      if (!s || !wanted(*s)) continue;
+      add_setting(group, *s, true, defaults);
+      placed.insert(name);
+    }
+    desc.add(group);
+  }
+  po::options_description rest("Other", 100, 50);
+  bool any = false;
+  for (const auto& s : settings()) {
+    if (placed.count(s.name) || !wanted(s)) continue;
+    add_setting(rest, s, true, defaults);
+    any = true;
+  }
+  if (any) desc.add(rest);
   return desc;
 }
 
-po::options_description switches_description() {
-  po::options_description desc("");
+po::options_description switches_description(const char* title = "") {
+  po::options_description desc(title);
   desc.add_options()("check-config", po::bool_switch(), "validate the settings, print them and exit")(
       "version", po::bool_switch(), "print the version and exit")(
       "help,h", po::bool_switch(), "print this help and exit");
@@ -350,7 +412,7 @@ po::options_description switches_description() {
 
 std::string make_help_text() {
   po::options_description shown = settings_description(true, true);
-  shown.add(switches_description());
+  shown.add(switches_description("Actions"));
   std::ostringstream out;
   out << "Usage: webex-cache-proxy [options]\n\n"
       << "A caching HTTP proxy for the Webex API.\n\n"
@@ -358,6 +420,8 @@ std::string make_help_text() {
       << "Every option can also be set as the environment variable WEBEX_CACHE_PROXY_<NAME>\n"
       << "(e.g. WEBEX_CACHE_PROXY_CACHE_TTL=60) and as a config-file key (cache-ttl = 60 or\n"
       << "cache_ttl = 60). Precedence: flag > environment > file > default.\n"
+      << "SIGHUP (systemctl reload) re-reads the config file; the environment is the one the\n"
+      << "process started with, so put settings that change in the file.\n"
       << "Durations: seconds (300, 1.5) or with a suffix: 250ms, 5s, 10m, 1h.\n"
       << "Sizes: bytes (1048576) or with a suffix: 64k, 64KiB, 256M, 1G (powers of 1024).\n";
   return out.str();
@@ -406,34 +470,28 @@ void check_upstream(const std::string& u, const source_fn& source) {
     fail("upstream", quote(u) + " must not have a query or fragment", source);
 }
 
-void check_redis(const std::string& r, const source_fn& source) {
-  if (r == "none") return;
-  const std::string shown = quote(mask_password(r));
-  const std::string forms = " is not none, redis://[:password@]host[:port][/db] or unix:///path";
-  if (istarts_with(r, "rediss://"))
-    fail("redis", shown + ": TLS to Redis (rediss://) is not supported", source);
-  auto parsed = boost::urls::parse_uri(r);
-  if (!parsed) fail("redis", shown + forms, source);
-  const boost::urls::url_view url = *parsed;
-  if (url.has_query() || url.has_fragment()) fail("redis", shown + forms, source);
-  if (iequals(url.scheme(), "redis")) {
-    if (!url.has_authority() || url.encoded_host().empty()) fail("redis", shown + ": no host", source);
-    if (url.has_port() && !valid_port_text(url.port()))
-      fail("redis", shown + " has a bad port (1-65535)", source);
-    std::string_view path = url.encoded_path();
-    if (!path.empty() && path.front() == '/') path.remove_prefix(1);
-    if (!path.empty() && (path.size() > 9 || !std::all_of(path.begin(), path.end(), is_digit)))
-      fail("redis", shown + ": the path must be a database number", source);
+void check_redis(const config& c, const source_fn& source) {
+  if (c.redis == "none") {
+    if (!c.redis_password_file.empty())
+      fail("redis-password-file", "is set but --redis is none", source);
     return;
   }
-  if (iequals(url.scheme(), "unix")) {
-    if (!url.has_authority() || !url.encoded_host().empty() || url.has_userinfo() || url.has_port())
-      fail("redis", shown + ": write a socket path as unix:///path", source);
-    if (url.encoded_path().size() < 2 || url.encoded_path().front() != '/')
-      fail("redis", shown + ": no socket path", source);
-    return;
+  // The parser start-up uses: what passes here connects with the same settings.
+  const auto parsed = parse_redis_url(c.redis);
+  if (!parsed.url) fail("redis", quote(mask_password(c.redis)) + " " + parsed.error, source);
+  const auto& url = *parsed.url;
+  if (!c.redis_password_file.empty()) {
+    if (url.has_password)
+      fail("redis-password-file",
+           "the URL has a password too; give it in one place (the file keeps it out of the "
+           "process list and the environment)",
+           source);
+    read_secret_file(c.redis_password_file, "redis-password-file");
+  } else if (!url.username.empty() && !url.has_password) {
+    fail("redis", quote(mask_password(c.redis)) +
+                      " has a user name but no password (add :password or --redis-password-file)",
+         source);
   }
-  fail("redis", shown + forms, source);
 }
 
 void validate_impl(const config& c, const source_fn& source) {
@@ -451,7 +509,7 @@ void validate_impl(const config& c, const source_fn& source) {
     if (auto why = unreadable_file(file); !why.empty())
       fail(name, "cannot read " + quote(file) + ": " + why, source);
   }
-  check_redis(c.redis, source);
+  check_redis(c, source);
   if (c.redis_prefix.empty() || c.redis_prefix.size() > 64 ||
       c.redis_prefix.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") !=
           std::string::npos)
@@ -605,7 +663,10 @@ endpoint parse_endpoint(const std::string& text) {
     port = rest.substr(1);
   } else {
     const auto colon = t.rfind(':');
-    if (colon == std::string_view::npos) bad(text, "has no port (host:port)");
+    if (colon == std::string_view::npos && std::all_of(t.begin(), t.end(), is_digit))
+      bad(text, "is a port alone: the form is HOST:PORT, e.g. 127.0.0.1:" + std::string(t) +
+                    " (this host only) or 0.0.0.0:" + std::string(t) + " (every IPv4 address)");
+    if (colon == std::string_view::npos) bad(text, "has no port: the form is HOST:PORT");
     e.host = std::string(t.substr(0, colon));
     if (e.host.empty()) bad(text, "has no host");
     if (e.host.find(':') != std::string::npos) bad(text, "has an IPv6 address without brackets ([::1]:port)");
@@ -624,7 +685,7 @@ endpoint parse_endpoint(const std::string& text) {
   return e;
 }
 
-const char* version() { return WCP_VERSION; }
+const char* version() { return WCP_VERSION " (commit " WCP_COMMIT ")"; }
 
 void validate(const config& cfg) { validate_impl(cfg, nullptr); }
 
@@ -637,6 +698,26 @@ std::string describe(const config& cfg) {
     out += s.name + " = " + value + "\n";
   }
   return out;
+}
+
+std::string describe_redis(const std::string& url) { return mask_password(url); }
+
+std::vector<std::string> changed_settings(const config& a, const config& b) {
+  std::vector<std::string> out;
+  for (const auto& s : settings())
+    if (s.in_describe && s.get(a) != s.get(b)) out.push_back(s.name);
+  return out;
+}
+
+std::string read_secret_file(const std::string& path, const std::string& setting) {
+  if (auto why = unreadable_file(path); !why.empty())
+    throw config_error("--" + setting + ": cannot read " + quote(path) + ": " + why);
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) throw config_error("--" + setting + ": " + quote(path) + " is empty");
+  return line;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -689,7 +770,8 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
   std::map<std::string, std::string> env_var_of;  // setting name -> variable name
   {
     std::map<std::string, std::string> known;  // variable name -> setting name
-    for (const auto& s : settings()) known.emplace(env_name(s.name), s.name);
+    for (const auto& s : settings())
+      if (s.name != "check-config") known.emplace(env_name(s.name), s.name);
     po::parsed_options env(&settings_desc);
     for (const char* const* p = environ; p != nullptr && *p != nullptr; ++p) {
       const std::string_view entry = *p;
@@ -698,8 +780,13 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
       const std::string name(entry.substr(0, eq));
       if (name.compare(0, env_prefix.size(), env_prefix) != 0) continue;
       const auto it = known.find(name);
-      if (it == known.end())
-        throw config_error("unknown environment variable " + name + " (no such setting; see --help)");
+      if (it == known.end()) {
+        // Kubernetes sets WEBEX_CACHE_PROXY_SERVICE_HOST and the like for a Service of that
+        // name; actions (CHECK_CONFIG, HELP, VERSION) are flags only.
+        result.warnings.push_back("ignoring the environment variable " + name +
+                                  ": it names no setting (see --help)");
+        continue;
+      }
       if (env_var_of.count(it->second)) throw config_error(name + " is set more than once in the environment");
       po::option o;
       o.string_key = it->second;
@@ -744,7 +831,8 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
       if (key == "config")
         throw config_error(path + ": " + quote(o.string_key) + " cannot be set in a config file");
       if (key.empty()) throw config_error(path + ": a line has a value but no setting name");
-      if (!find_setting(key)) throw config_error(path + ": unknown setting " + quote(o.string_key));
+      if (!find_setting(key) || key == "check-config")
+        throw config_error(path + ": unknown setting " + quote(o.string_key));
       if (!seen.insert(key).second)
         throw config_error("--" + key + ": set more than once in " + path);
       o.string_key = key;

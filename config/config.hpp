@@ -41,7 +41,8 @@ struct config {
   std::size_t upstream_max_idle = 32;             // idle keep-alive connections kept per thread
   std::size_t max_upstream_body_bytes = 16u << 20;// larger upstream answers are refused with 502
 
-  std::string redis = "none";                     // redis://[:password@]host:port[/db], unix:///path, none
+  std::string redis = "none";                     // redis://[[user]:password@]host[:port][/db], unix:///path[?db=N], none
+  std::string redis_password_file;                // file holding the Redis password ("" = none)
   milliseconds redis_timeout{50};                 // longest any request waits on Redis
   std::string redis_prefix = "wcp";               // keys are <prefix>:v1:..., channel <prefix>:v1:invalidations
   std::size_t l1_max_bytes = 64u << 20;           // with Redis: in-process L1 bound, 0 = no L1
@@ -79,6 +80,9 @@ struct load_result {
   config cfg;
   action what = action::run;
   std::string help_text;  // filled for print_help
+  // Things worth a warning that do not stop the daemon (an unknown WEBEX_CACHE_PROXY_* variable:
+  // Kubernetes sets some for a Service of that name). One line each.
+  std::vector<std::string> warnings;
 };
 
 // Thrown by load() for any bad flag, variable, file or value. what() is one line that names the
@@ -89,7 +93,8 @@ class config_error : public std::runtime_error {
 };
 
 // Loads settings. `environ` is the process environment block (NULL-terminated "NAME=value"
-// strings); only WEBEX_CACHE_PROXY_* names are read, and an unknown one is an error.
+// strings); only WEBEX_CACHE_PROXY_* names are read; one that names no setting (or names an
+// action: CHECK_CONFIG, HELP, VERSION) is ignored with a warning.
 // The config file is --config, else WEBEX_CACHE_PROXY_CONFIG; its lines are "name = value"
 // with '#' comments; names are the long flag names with '-' or '_'.
 load_result load(int argc, const char* const argv[], const char* const* environ);
@@ -102,6 +107,16 @@ inline load_result reload(int argc, const char* const argv[], const char* const*
 
 // Checks cross-setting rules (ranges, URL schemes, files readable). Throws config_error.
 void validate(const config& cfg);
+
+// The settings (flag names without dashes) whose values differ between `a` and `b`.
+std::vector<std::string> changed_settings(const config& a, const config& b);
+
+// The secret in a file (the Redis password): its first line without the line end. Throws
+// config_error naming `setting` when the file cannot be read or holds no secret.
+std::string read_secret_file(const std::string& path, const std::string& setting);
+
+// A --redis value for a log line: the URL with any password masked.
+std::string describe_redis(const std::string& url);
 
 // "name = value" lines of every setting, as the file format accepts them (for --check-config).
 std::string describe(const config& cfg);

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
       std::printf("webex-cache-proxy %s\n", wcp::config::version());
       return 0;
     case wcp::config::action::check_config:
+      for (const auto& w : loaded.warnings) std::fprintf(stderr, "webex-cache-proxy: warning: %s\n", w.c_str());
       std::fputs(wcp::config::describe(loaded.cfg).c_str(), stdout);
       std::puts("# configuration is valid");
       return 0;
@@ -75,10 +76,13 @@ int main(int argc, char** argv) {
   const auto& cfg = loaded.cfg;
 
   setup_logging(cfg);
+  for (const auto& w : loaded.warnings) spdlog::warn("{}", w);
   try {
     auto reload = [argc, argv]() -> std::optional<wcp::config::config> {
       try {
-        return wcp::config::reload(argc, argv, environ).cfg;
+        auto next = wcp::config::reload(argc, argv, environ);
+        for (const auto& w : next.warnings) spdlog::warn("reload: {}", w);
+        return next.cfg;
       } catch (const std::exception& e) {
         spdlog::error("reload refused, keeping the running settings: {}", e.what());
         return std::nullopt;

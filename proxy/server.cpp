@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
@@ -214,20 +215,18 @@ struct server::impl {
     if (!next) return;
     // The new settings first: once any line of this reload shows, they are in force.
     apply_live(*next);
-    auto restart_needed = [&](const char* name, bool changed) {
-      if (changed) spdlog::warn("reload: {} changed; it takes effect after a restart", name);
-    };
-    restart_needed("--listen", next->listen.host != cfg.listen.host ||
-                                   next->listen.port != cfg.listen.port);
-    restart_needed("--admin-listen", next->admin_listen.host != cfg.admin_listen.host ||
-                                         next->admin_listen.port != cfg.admin_listen.port);
-    restart_needed("--upstream", next->upstream != cfg.upstream);
-    restart_needed("--upstream-ca", next->upstream_ca != cfg.upstream_ca);
-    restart_needed("--tls-cert", next->tls_cert != cfg.tls_cert);
-    restart_needed("--tls-key", next->tls_key != cfg.tls_key);
-    restart_needed("--redis", next->redis != cfg.redis);
-    restart_needed("--threads", next->threads != cfg.threads);
-    restart_needed("--memory-max-bytes", next->memory_max_bytes != cfg.memory_max_bytes);
+    // One line naming every changed setting that only a restart applies.
+    static const std::set<std::string> live_settings = {
+        "log-level", "cache-ttl", "stale-ttl", "grant-ttl", "max-retry-wait", "max-backoff",
+        "default-backoff"};
+    std::string needs_restart;
+    for (const auto& name : config::changed_settings(cfg, *next)) {
+      if (live_settings.count(name)) continue;
+      if (!needs_restart.empty()) needs_restart += ", ";
+      needs_restart += name;
+    }
+    if (!needs_restart.empty())
+      spdlog::warn("reload: changed, but needs a restart (running value kept): {}", needs_restart);
     spdlog::info("reloaded: log-level={} cache-ttl={}s stale-ttl={}s grant-ttl={}s "
                  "max-retry-wait={}s max-backoff={}s default-backoff={}s",
                  next->log_level, next->cache_ttl.count(), next->stale_ttl.count(),
@@ -363,8 +362,11 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
     grants_iface = m.grants.get();
     backoff_iface = m.backoff.get();
   } else {
+    // Validated by the loader with the same parser: this cannot fail for a loaded config.
     auto options = cache::parse_redis_url(m.cfg.redis);
-    if (!options) throw std::runtime_error("--redis: not a redis:// or unix:// URL");
+    if (!options) throw config::config_error("--redis: not a redis:// or unix:// URL");
+    if (!m.cfg.redis_password_file.empty())
+      options->password = config::read_secret_file(m.cfg.redis_password_file, "redis-password-file");
     options->command_timeout = m.cfg.redis_timeout;
     auto ex = m.control().ioc.get_executor();
     m.redis_commands = cache::redis_connection::create(ex, *options);
@@ -448,8 +450,14 @@ void server::start() {
   spdlog::info("client listener on {}{}", show(m.client_acceptor->local_endpoint()),
                m.client_tls ? " (HTTPS)" : "");
   spdlog::info("admin listener on {}", show(m.admin_acceptor->local_endpoint()));
-  spdlog::info("upstream {}, {} worker threads, in-process store of {} bytes", m.cfg.upstream,
-               m.workers.size(), m.cfg.memory_max_bytes);
+  if (m.cfg.redis == "none") {
+    spdlog::info("upstream {}, {} worker threads, in-process store of {} bytes", m.cfg.upstream,
+                 m.workers.size(), m.cfg.memory_max_bytes);
+  } else {
+    spdlog::info("upstream {}, {} worker threads, Redis store {} (prefix {}), in-process L1 of {} bytes",
+                 m.cfg.upstream, m.workers.size(), config::describe_redis(m.cfg.redis),
+                 m.cfg.redis_prefix, m.cfg.l1_max_bytes);
+  }
 
   net::co_spawn(m.control().ioc,
                 accept_loop(*m.client_acceptor, [&m]() -> net::io_context& { return m.pick(); },

@@ -136,8 +136,6 @@ TEST_CASE("unknown flag - env var and file key") {
   CHECK(contains(load_error({"--cache-tll", "5"}), "--cache-tll"));
   CHECK(contains(load_error({"--cache", "5"}), "--cache"));  // no abbreviations
   CHECK(contains(load_error({"stray"}), "\"stray\""));
-  CHECK(contains(load_error({}, {"WEBEX_CACHE_PROXY_CACHE_TLL=5"}), "WEBEX_CACHE_PROXY_CACHE_TLL"));
-  CHECK(contains(load_error({}, {"WEBEX_CACHE_PROXY_HELP=1"}), "WEBEX_CACHE_PROXY_HELP"));
 
   temp_file file("cache-ttl = 5\nbogus_key = 1\n");
   const auto msg = load_error({"--config", file.path});
@@ -155,6 +153,28 @@ TEST_CASE("unknown flag - env var and file key") {
   CHECK(contains(missing, "--config"));
   CHECK(contains(missing, "/nonexistent/wcp.conf"));
   CHECK(contains(missing, "(from WEBEX_CACHE_PROXY_CONFIG)"));
+}
+
+TEST_CASE("unknown WEBEX_CACHE_PROXY_ variables are warnings - actions are flags only") {
+  // What Kubernetes sets for a Service named webex-cache-proxy, and variables naming actions.
+  const auto r = load({}, {"WEBEX_CACHE_PROXY_SERVICE_HOST=10.0.0.1", "WEBEX_CACHE_PROXY_PORT=tcp://10.0.0.1:80",
+                           "WEBEX_CACHE_PROXY_CHECK_CONFIG=true", "WEBEX_CACHE_PROXY_HELP=1",
+                           "WEBEX_CACHE_PROXY_VERSION=1", "WEBEX_CACHE_PROXY_CACHE_TTL=7"});
+  CHECK(r.what == cfg::action::run);
+  CHECK(r.cfg.cache_ttl == 7s);
+  REQUIRE(r.warnings.size() == 5);
+  for (const char* name : {"WEBEX_CACHE_PROXY_SERVICE_HOST", "WEBEX_CACHE_PROXY_PORT",
+                           "WEBEX_CACHE_PROXY_CHECK_CONFIG", "WEBEX_CACHE_PROXY_HELP",
+                           "WEBEX_CACHE_PROXY_VERSION"}) {
+    CAPTURE(name);
+    bool named = false;
+    for (const auto& w : r.warnings) named = named || contains(w, name);
+    CHECK(named);
+  }
+  for (const auto& w : r.warnings) CHECK(!contains(w, "10.0.0.1"));  // values are not echoed
+  // Flags and file keys stay strict.
+  temp_file file("check-config = true\n");
+  CHECK(contains(load_error({"--config", file.path}), "check-config"));
 }
 
 TEST_CASE("text shaped like a message placeholder still gets a clear error") {
@@ -185,15 +205,16 @@ TEST_CASE("bad values name the flag and the source") {
   CHECK(load({"--config", file.path, "--max-body-bytes", "1k"}).cfg.max_body_bytes == 1024);
   temp_file listen("listen = localhost\n");
   CHECK(load_error({"--config", listen.path}) ==
-        "--listen: \"localhost\" has no port (host:port) (from " + listen.path + ")");
+        "--listen: \"localhost\" has no port: the form is HOST:PORT (from " + listen.path + ")");
+  CHECK(load_error({"--listen", "8080"}) ==
+        "--listen: \"8080\" is a port alone: the form is HOST:PORT, e.g. 127.0.0.1:8080 (this host "
+        "only) or 0.0.0.0:8080 (every IPv4 address)");
 
   CHECK(contains(load_error({"--connect-timeout=0"}), "--connect-timeout: must be at least 1ms"));
   CHECK(contains(load_error({}, {"WEBEX_CACHE_PROXY_LOG_LEVEL=loud"}), "--log-level"));
   CHECK(contains(load_error({}, {"WEBEX_CACHE_PROXY_LOG_LEVEL=loud"}), "(from WEBEX_CACHE_PROXY_LOG_LEVEL)"));
   CHECK(contains(load_error({"--threads=2000"}), "--threads"));
   CHECK(contains(load_error({"--threads=-1"}), "--threads"));
-  CHECK(load_error({}, {"WEBEX_CACHE_PROXY_CHECK_CONFIG=maybe"}) ==
-        "--check-config: \"maybe\" is not true or false (from WEBEX_CACHE_PROXY_CHECK_CONFIG)");
   // Messages stay on one line.
   CHECK(!contains(load_error({}, {"WEBEX_CACHE_PROXY_CACHE_TTL=a\nb"}), "\n"));
   // A TTL of 0 is allowed, a timeout of 0 is not.
@@ -266,6 +287,13 @@ TEST_CASE("help - version and check-config actions") {
   CHECK(contains(help.help_text, "--cache-ttl"));
   CHECK(contains(help.help_text, "--max-upstream-body-bytes"));
   CHECK(contains(help.help_text, "WEBEX_CACHE_PROXY_"));
+  // Grouped by topic, defaults as people write them.
+  CHECK(contains(help.help_text, "Redis (several instances, one cache):"));
+  CHECK(contains(help.help_text, "(default 16MiB)"));
+  CHECK(contains(help.help_text, "(default 50ms)"));
+  CHECK(contains(help.help_text, "(default 5m)"));
+  CHECK(!contains(help.help_text, "16777216"));
+  CHECK(contains(std::string(cfg::version()), "commit "));
   CHECK(load({"-h"}).what == cfg::action::print_help);
   CHECK(load({"--version", "--help", "--check-config"}).what == cfg::action::print_help);
   // --help works even when the environment is bad.
@@ -278,8 +306,6 @@ TEST_CASE("help - version and check-config actions") {
   const auto check = load({"--check-config"});
   CHECK(check.what == cfg::action::check_config);
   CHECK(check.cfg.check_config);
-  CHECK(load({}, {"WEBEX_CACHE_PROXY_CHECK_CONFIG=true"}).what == cfg::action::check_config);
-  CHECK(load({}, {"WEBEX_CACHE_PROXY_CHECK_CONFIG=no"}).what == cfg::action::run);
   CHECK(contains(load_error({"--check-config=yes"}), "--check-config"));  // a switch takes no value
 }
 
@@ -332,19 +358,42 @@ TEST_CASE("validate rejects bad settings") {
 
   c = good;
   for (const char* r : {"none", "redis://127.0.0.1:6379", "redis://:secret@cache:6379/2", "redis://cache",
-                        "unix:///run/redis.sock"}) {
+                        "unix:///run/redis.sock", "unix:///run/redis.sock?db=2", "redis://alice:pw@cache/15",
+                        "REDIS://[::1]:7000"}) {
     CAPTURE(r);
     c.redis = r;
     CHECK(validate_error(c).empty());
   }
   for (const char* r : {"rediss://cache:6380", "http://cache", "redis://", "redis://cache:0", "redis://cache/x",
-                        "unix://host/sock", "unix://", "cache:6379"}) {
+                        "unix://host/sock", "unix://", "cache:6379", "redis://secret@cache", "redis://cache/16",
+                        "redis://cache?db=1", "unix:///run/redis.sock?db=16", "redis://alice:@cache"}) {
     CAPTURE(r);
     c.redis = r;
     CHECK(contains(validate_error(c), "--redis"));
   }
   c.redis = "rediss://:hunter2@cache:6380";
   CHECK(!contains(validate_error(c), "hunter2"));
+  c.redis = "redis://hunter2@cache";  // a password written where the user name goes
+  CHECK(!contains(validate_error(c), "hunter2"));
+
+  // The password from a file: the URL may name the user, not the password too.
+  temp_file secret("s3cret\n");
+  c = good;
+  c.redis = "redis://alice@cache";
+  c.redis_password_file = secret.path;
+  CHECK(validate_error(c).empty());
+  CHECK(cfg::read_secret_file(secret.path, "redis-password-file") == "s3cret");
+  c.redis = "redis://alice:pw@cache";
+  CHECK(contains(validate_error(c), "--redis-password-file"));
+  c.redis = "none";
+  CHECK(contains(validate_error(c), "--redis-password-file"));
+  temp_file empty("");
+  c.redis = "redis://cache";
+  c.redis_password_file = empty.path;
+  CHECK(contains(validate_error(c), "is empty"));
+  c.redis_password_file = "/nonexistent/secret";
+  CHECK(contains(validate_error(c), "cannot read"));
+  CHECK(!contains(cfg::describe(c), "s3cret"));
 
   c = good;
   c.threads = 1025;

@@ -141,10 +141,23 @@ TEST_CASE("SIGHUP re-reads the config file: the log level and the TTLs change li
   p.proc->wait_for_output("access method=GET", seconds(10),
                           p.proc->output().find("access method=GET") + 1);
 
-  std::ofstream(conf) << "log-level = warn\ncache-ttl = 0\n# the store size needs a restart\nmemory-max-bytes = 128MiB\n";
+  std::ofstream(conf) << "log-level = warn\ncache-ttl = 0\n"
+                          "# these need a restart\nmemory-max-bytes = 128MiB\nmax-connections = 77\n"
+                          "client-header-timeout = 3s\nlog-format = json\nredis-prefix = other\n";
   const auto mark = p.proc->output().size();
   p.proc->signal(SIGHUP);
-  p.proc->wait_for_output("--memory-max-bytes changed", seconds(10), mark);
+  // One warning line names every changed setting a reload does not apply, and only those.
+  const auto line = p.proc->wait_for_output("needs a restart", seconds(10), mark);
+  for (const char* name : {"memory-max-bytes", "max-connections", "client-header-timeout", "log-format",
+                           "redis-prefix"}) {
+    CAPTURE(name);
+    CHECK(line.find(name) != std::string::npos);
+  }
+  for (const char* live : {"log-level", "cache-ttl", "upstream"}) {
+    CAPTURE(live);
+    CHECK(line.find(live) == std::string::npos);
+  }
+  CHECK(line.find("{\"") == std::string::npos);  // log-format is not applied live
   // TTL 0: the entry is no longer fresh.
   test::http_connection c(p.port);
   CHECK(c.request("GET", path, bearer(w.token_admin_a)).header("X-Cache") == "MISS");
@@ -168,6 +181,58 @@ TEST_CASE("SIGHUP re-reads the config file: the log level and the TTLs change li
   p.proc->signal(SIGHUP);
   p.proc->wait_for_output("reload refused", seconds(10), mark2);
   CHECK(http_request(p.admin_port, "GET", "/healthz").status == 200);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("--check-config and start-up agree on every --redis URL - a refusal exits 2 both ways") {
+  fake::fake_webex f;
+  const auto dir = test::make_temp_dir("wcp-redis-url-");
+  const auto secret = dir + "/redis.pass";
+  std::ofstream(secret) << "s3cret\n";
+  struct row {
+    std::string url;
+    std::vector<std::string> extra;
+    bool valid;
+  };
+  const std::vector<row> table = {
+      {"redis://127.0.0.1:1", {}, true},
+      {"redis://127.0.0.1:1/15", {}, true},
+      {"redis://:pw@127.0.0.1:1", {}, true},
+      {"unix://" + dir + "/redis.sock?db=2", {}, true},
+      {"redis://alice@127.0.0.1:1", {"--redis-password-file", secret}, true},
+      {"redis://secret@127.0.0.1:1", {}, false},
+      {"redis://127.0.0.1:1/16", {}, false},
+      {"redis://127.0.0.1:1?db=2", {}, false},
+      {"rediss://127.0.0.1:1", {}, false},
+      {"unix://" + dir + "/redis.sock?db=16", {}, false},
+      {"redis://:pw@127.0.0.1:1", {"--redis-password-file", secret}, false},
+  };
+  for (const auto& r : table) {
+    CAPTURE(r.url);
+    std::vector<std::string> args{"--upstream", f.base_url(), "--redis", r.url};
+    args.insert(args.end(), r.extra.begin(), r.extra.end());
+    auto check_args = args;
+    check_args.push_back("--check-config");
+    test::process check(WCP_PROXY_BINARY, check_args);
+    CHECK(check.wait(seconds(10)) == (r.valid ? 0 : 2));
+    if (r.valid) {
+      // Redis is not there: the daemon starts anyway, serves, and keeps trying.
+      auto p = test::start_proxy(args);
+      CHECK(http_request(p.admin_port, "GET", "/healthz").status == 200);
+      p.proc->signal(SIGTERM);
+      CHECK(p.proc->wait(seconds(10)) == 0);
+    } else {
+      auto run_args = args;
+      for (const char* flag : {"--listen", "--admin-listen"}) {
+        run_args.push_back(flag);
+        run_args.push_back("127.0.0.1:0");
+      }
+      test::process run(WCP_PROXY_BINARY, run_args);
+      CHECK(run.wait(seconds(10)) == 2);
+      CHECK(run.output().find("--redis") != std::string::npos);
+      CHECK(run.output().find("s3cret") == std::string::npos);
+    }
+  }
   std::filesystem::remove_all(dir);
 }
 
@@ -257,14 +322,19 @@ TEST_CASE("a client that has its answer finds it counted on /metrics") {
 
 TEST_CASE("the systemd unit verifies and its exposure is rated 2.0 or lower") {
   const auto dir = test::make_temp_dir("wcp-unit-");
-  std::ifstream in(std::string(WCP_SOURCE_DIR) + "/systemd/webex-cache-proxy.service");
+  // The unit as the build generated it for its install prefix (the default, /usr/local).
+  const std::string build_dir = std::filesystem::path(WCP_PROXY_BINARY).parent_path();
+  std::ifstream in(build_dir + "/systemd/webex-cache-proxy.service");
   std::stringstream unit;
   unit << in.rdbuf();
   std::string text = unit.str();
+  CHECK(text.find("RestartPreventExitStatus=2") != std::string::npos);
+  CHECK(text.find("--check-config") != std::string::npos);  // a refused reload fails the reload
   // Verify against the binary just built.
   const std::string installed = "/usr/local/bin/webex-cache-proxy";
   REQUIRE(text.find(installed) != std::string::npos);
-  text.replace(text.find(installed), installed.size(), WCP_PROXY_BINARY);
+  for (auto at = text.find(installed); at != std::string::npos; at = text.find(installed, at))
+    text.replace(at, installed.size(), WCP_PROXY_BINARY);
   std::ofstream(dir + "/webex-cache-proxy.service") << text;
 
   auto [vrc, vout] = shell("systemd-analyze verify " + dir + "/webex-cache-proxy.service");
@@ -329,6 +399,21 @@ TEST_CASE("cmake --install puts the binary - the unit and the default config in 
                            "/etc/webex-cache-proxy/webex-cache-proxy.conf --check-config");
   CAPTURE(cout);
   CHECK(crc == 0);
+  // The unit names the binary where the prefix put it.
+  std::ifstream unit(dir + "/usr/local/lib/systemd/system/webex-cache-proxy.service");
+  std::stringstream text;
+  text << unit.rdbuf();
+  CHECK(text.str().find("ExecStart=/usr/local/bin/webex-cache-proxy ") != std::string::npos);
+  // An operator's edits survive the next install.
+  const auto conf = dir + "/etc/webex-cache-proxy/webex-cache-proxy.conf";
+  std::ofstream(conf, std::ios::app) << "cache-ttl = 42\n";
+  auto [rc2, out2] = shell("DESTDIR=" + dir + " cmake --install " + build_dir + " --prefix /usr/local");
+  CAPTURE(out2);
+  CHECK(rc2 == 0);
+  std::ifstream kept(conf);
+  std::stringstream kept_text;
+  kept_text << kept.rdbuf();
+  CHECK(kept_text.str().find("cache-ttl = 42") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

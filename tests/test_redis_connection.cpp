@@ -175,6 +175,11 @@ TEST_CASE("parse_redis_url accepts the documented forms") {
   CHECK(o->unix_path == "/run/redis/redis.sock");
   CHECK(o->db == 0);
 
+  o = parse_redis_url("redis://alice@redis");  // the password comes from --redis-password-file
+  REQUIRE(o);
+  CHECK(o->username == "alice");
+  CHECK(o->password.empty());
+
   o = parse_redis_url("unix:///tmp/r.sock?db=4");
   REQUIRE(o);
   CHECK(o->unix_path == "/tmp/r.sock");
@@ -200,7 +205,6 @@ TEST_CASE("parse_redis_url rejects malformed urls") {
            "redis://host/x",
            "redis://host/1/2",
            "redis://host?db=1",
-           "redis://user@host",
            "redis://alice:@host",
            "redis://:pw%zz@host",
            "redis://:pw%4@host",

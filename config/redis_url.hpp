@@ -1,0 +1,35 @@
+// The --redis URL grammar: the one parser that --check-config, start-up and reload all use.
+//
+//   redis://[[user][:password]@]host[:port][/db]   host: a name, IPv4, or [IPv6]; port 1-65535;
+//                                                  db 0-15; user and password percent-encoded
+//   unix:///absolute/path/to/socket[?db=N]
+//
+// Scheme names are case-insensitive. `rediss://` (TLS) is refused: the packaged hiredis 0.14
+// has no TLS. "none" is not a URL; the caller handles it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wcp::config {
+
+struct redis_url {
+  std::string host;       // empty with unix_path
+  std::uint16_t port = 6379;
+  std::string unix_path;  // set: a Unix socket
+  std::string username;   // set: AUTH username password (Redis 6 ACL)
+  std::string password;
+  bool has_password = false;  // a password was given in the URL (it may be empty: redis://:@h)
+  int db = 0;
+};
+
+struct redis_url_result {
+  std::optional<redis_url> url;
+  std::string error;  // why not, when url is empty: "has a bad port (1-65535)", ...
+};
+
+redis_url_result parse_redis_url(std::string_view text);
+
+}  // namespace wcp::config
