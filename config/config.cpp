@@ -242,6 +242,10 @@ const std::vector<setting>& settings() {
     t.push_back(std::move(cfg_file));
     t.push_back(address("listen", "client listener", &config::listen));
     t.push_back(address("admin-listen", "admin listener: metrics, health, purge", &config::admin_listen));
+    t.push_back(text("admin-token-file", "FILE",
+                     "purges need \"Authorization: Bearer <first line of FILE>\"; unset: purges "
+                     "from loopback peers only",
+                     &config::admin_token_file));
     t.push_back(text("tls-cert", "FILE", "PEM certificate (chain): serve clients over HTTPS",
                      &config::tls_cert));
     t.push_back(text("tls-key", "FILE", "PEM private key of --tls-cert", &config::tls_key));
@@ -325,7 +329,8 @@ const setting* find_setting(std::string_view name) {
 // --help groups the settings by topic, in this order; a setting not listed goes last.
 const std::vector<std::pair<std::string, std::vector<std::string>>>& help_topics() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> topics = {
-      {"Listeners", {"listen", "admin-listen", "tls-cert", "tls-key", "max-connections"}},
+      {"Listeners",
+       {"listen", "admin-listen", "admin-token-file", "tls-cert", "tls-key", "max-connections"}},
       {"Upstream (the Webex API)",
        {"upstream", "upstream-ca", "connect-timeout", "upstream-timeout", "upstream-max-idle",
         "max-upstream-body-bytes"}},
@@ -510,6 +515,7 @@ void validate_impl(const config& c, const source_fn& source) {
       fail(name, "cannot read " + quote(file) + ": " + why, source);
   }
   check_redis(c, source);
+  if (!c.admin_token_file.empty()) read_secret_file(c.admin_token_file, "admin-token-file");
   if (c.redis_prefix.empty() || c.redis_prefix.size() > 64 ||
       c.redis_prefix.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") !=
           std::string::npos)

@@ -10,6 +10,8 @@
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include "proxy/webex_error.hpp"
@@ -94,7 +96,32 @@ std::optional<purge_request> parse_purge(std::string_view method, std::string_vi
   return std::nullopt;
 }
 
+purge_access check_purge_access(const net::ip::address& peer, std::string_view authorization,
+                                std::string_view admin_token) {
+  if (admin_token.empty()) {
+    bool loopback = peer.is_loopback();
+    if (peer.is_v6() && peer.to_v6().is_v4_mapped())
+      loopback = net::ip::make_address_v4(net::ip::v4_mapped, peer.to_v6()).is_loopback();
+    return loopback ? purge_access::allowed : purge_access::forbidden;
+  }
+  constexpr std::string_view scheme = "Bearer ";
+  if (authorization.size() <= scheme.size()) return purge_access::unauthorized;
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
+        std::tolower(static_cast<unsigned char>(scheme[i])))
+      return purge_access::unauthorized;
+  // Digests of both, compared in constant time: neither the content nor the length leaks.
+  unsigned char given[SHA256_DIGEST_LENGTH], expected[SHA256_DIGEST_LENGTH];
+  const auto token = authorization.substr(scheme.size());
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), given);
+  SHA256(reinterpret_cast<const unsigned char*>(admin_token.data()), admin_token.size(), expected);
+  return CRYPTO_memcmp(given, expected, sizeof given) == 0 ? purge_access::allowed
+                                                          : purge_access::unauthorized;
+}
+
 net::awaitable<void> run_admin_session(net::ip::tcp::socket socket, admin_context ctx) {
+  boost::system::error_code peer_ec;
+  const auto peer = socket.remote_endpoint(peer_ec).address();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -111,7 +138,24 @@ net::awaitable<void> run_admin_session(net::ip::tcp::socket socket, admin_contex
 
     http::response<http::string_body> res;
     auto purge = parse_purge(req.method_string(), req.target());
-    if (purge && !purge->valid) {
+    const auto access = purge ? check_purge_access(peer, req[http::field::authorization], ctx.admin_token)
+                              : purge_access::allowed;
+    if (access == purge_access::unauthorized) {
+      if (ctx.refused) ctx.refused->with({"unauthorized"}).inc();
+      spdlog::warn("admin: purge from {} refused: no valid admin token", peer.to_string());
+      res = text(http::status::unauthorized, req.version(),
+                 webex_error_body("Purges need Authorization: Bearer <admin token>.", new_tracking_id()),
+                 "application/json");
+      res.set(http::field::www_authenticate, "Bearer realm=\"webex-cache-proxy admin\"");
+    } else if (access == purge_access::forbidden) {
+      if (ctx.refused) ctx.refused->with({"forbidden"}).inc();
+      spdlog::warn("admin: purge from {} refused: purges come from loopback only without "
+                   "--admin-token-file", peer.to_string());
+      res = text(http::status::forbidden, req.version(),
+                 webex_error_body("Purges are accepted from this host only (no admin token is configured).",
+                                  new_tracking_id()),
+                 "application/json");
+    } else if (purge && !purge->valid) {
       res = text(http::status::bad_request, req.version(),
                  webex_error_body(purge->error, new_tracking_id()), "application/json");
     } else if (purge && ctx.store) {

@@ -1,12 +1,15 @@
-// The admin listener's connections: metrics, health and readiness. Never served on the client
-// listener.
+// The admin listener's connections: metrics, health, readiness and purges. Never served on the
+// client listener. /metrics, /healthz and /readyz are open to any peer (they are scraped from
+// other hosts); purges are guarded (see check_purge_access).
 #pragma once
 
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "cache/store.hpp"
@@ -24,7 +27,16 @@ struct admin_context {
   // Purges go here (every instance sharing the store drops its copies).
   cache::store* store = nullptr;
   family<counter>* invalidations = nullptr;
+  // Set: purges need "Authorization: Bearer <this>". Empty: purges from loopback peers only.
+  std::string admin_token;
+  family<counter>* refused = nullptr;  // admin requests refused, by reason
 };
+
+// Whether a purge may go ahead: with a token configured, only with that bearer token (compared
+// in constant time); without one, only from a loopback peer. Pure.
+enum class purge_access { allowed, unauthorized, forbidden };
+purge_access check_purge_access(const net::ip::address& peer, std::string_view authorization,
+                                std::string_view admin_token);
 
 // What an admin purge request asks for. Pure.
 struct purge_request {

@@ -180,7 +180,11 @@ proxy_metrics::proxy_metrics(registry& r)
       redis_waits_cut(r.add_counter("webex_cache_proxy_redis_waits_cut_total",
                                     "Waits on Redis a request gave up because it had spent "
                                     "--redis-timeout on Redis in all (the operation went on "
-                                    "without it).")) {
+                                    "without it).")),
+      admin_refused(r.add_counter("webex_cache_proxy_admin_refused_total",
+                                  "Admin purges refused: no valid admin token (unauthorized) or "
+                                  "not from loopback without one (forbidden).",
+                                  {"reason"})) {
   // Every series whose labels are known in advance is exported from the start, at zero, so a
   // rate() or a dashboard panel has a series before the first event rather than none.
   constexpr std::array results = {cache_result::hit, cache_result::miss, cache_result::stale,
@@ -204,6 +208,7 @@ proxy_metrics::proxy_metrics(registry& r)
   coalesced();
   internal_errors();
   redis_waits_cut();
+  for (const char* reason : {"unauthorized", "forbidden"}) admin_refused.with({reason});
   upstream_duration();
 }
 

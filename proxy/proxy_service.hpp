@@ -114,6 +114,7 @@ struct proxy_metrics {
   family<counter>& coalesced;
   family<counter>& internal_errors;
   family<counter>& redis_waits_cut;
+  family<counter>& admin_refused;
 
   // The cells every answered request touches, each resolved once (then no lock and no
   // allocation per request). `route` is a route_label().

@@ -465,6 +465,9 @@ void server::start() {
                 net::detached);
   admin_context actx{m.metrics_registry, m.state, [&m] { return m.describe_dependencies(); },
                      m.store_iface, &m.metrics.invalidations};
+  if (!m.cfg.admin_token_file.empty())
+    actx.admin_token = config::read_secret_file(m.cfg.admin_token_file, "admin-token-file");
+  actx.refused = &m.metrics.admin_refused;
   net::co_spawn(m.control().ioc,
                 accept_loop(*m.admin_acceptor,
                             [&m]() -> net::io_context& { return m.control().ioc; },

@@ -236,6 +236,39 @@ TEST_CASE("--check-config and start-up agree on every --redis URL - a refusal ex
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("with --admin-token-file purges need the token - metrics and health stay open") {
+  fake::fake_webex f;
+  const auto w = fake::populate_demo_world(f);
+  const auto dir = test::make_temp_dir("wcp-admin-token-");
+  const std::string token = "adm1n-t0ken-for-purges";
+  std::ofstream(dir + "/admin.token") << token << "\n";
+  auto p = test::start_proxy({"--upstream", f.base_url(), "--admin-token-file", dir + "/admin.token"});
+  const auto path = fake::call_park_path(w.loc_a1, w.park_a1);
+  REQUIRE(http_request(p.port, "GET", path, bearer(w.token_admin_a)).status == 200);
+  REQUIRE(http_request(p.port, "GET", path, bearer(w.token_admin_a)).header("X-Cache") == "HIT");
+  const auto purge = "/cache/locations/" + w.loc_a1 + "/callParks/" + w.park_a1;
+
+  auto none = http_request(p.admin_port, "DELETE", purge);
+  CHECK(none.status == 401);
+  CHECK(none.header("WWW-Authenticate").find("Bearer") == 0);
+  CHECK(http_request(p.admin_port, "DELETE", purge, {{"Authorization", "Bearer wrong"}}).status == 401);
+  CHECK(http_request(p.admin_port, "POST", "/purge?location=" + w.loc_a1,
+                     {{"Authorization", "Bearer " + token + "x"}}).status == 401);
+  CHECK(test::metric(p.admin_port, R"(webex_cache_proxy_admin_refused_total{reason="unauthorized"})") == 3);
+  // Nothing was purged.
+  CHECK(http_request(p.port, "GET", path, bearer(w.token_admin_a)).header("X-Cache") == "HIT");
+  // Scraping and health checks need no token.
+  for (const char* open : {"/metrics", "/healthz", "/readyz"}) {
+    CAPTURE(open);
+    CHECK(http_request(p.admin_port, "GET", open).status == 200);
+  }
+  CHECK(http_request(p.admin_port, "DELETE", purge, {{"Authorization", "Bearer " + token}}).status == 200);
+  CHECK(http_request(p.port, "GET", path, bearer(w.token_admin_a)).header("X-Cache") == "MISS");
+  p.proc->wait_for_output("no valid admin token");
+  CHECK(p.proc->output().find(token) == std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("the metrics pass promtool check metrics and follow the naming rules") {
   fake::fake_webex f;
   auto w = fake::populate_demo_world(f);
