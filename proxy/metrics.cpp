@@ -1,5 +1,7 @@
 #include "proxy/metrics.hpp"
 
+#include <charconv>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -102,9 +104,11 @@ std::string format_value(double v) {
     std::snprintf(buf, sizeof buf, "%.0f", v);
     return buf;
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
+  // The shortest text that reads back as the same double: 0.005 stays "0.005", and a start time
+  // keeps its milliseconds.
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
 }
 
 std::string escape_label(std::string_view v) {

@@ -29,6 +29,7 @@
 #include "cache/redis_store.hpp"
 #include "cache/tiered_cache.hpp"
 #include "proxy/admin_session.hpp"
+#include "proxy/process_metrics.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/listener.hpp"
 #include "proxy/metrics.hpp"
@@ -465,6 +466,7 @@ void server::start() {
                 net::detached);
   admin_context actx{m.metrics_registry, m.state, [&m] { return m.describe_dependencies(); },
                      m.store_iface, &m.metrics.invalidations};
+  register_process_metrics(m.metrics_registry);
   if (!m.cfg.admin_token_file.empty())
     actx.admin_token = config::read_secret_file(m.cfg.admin_token_file, "admin-token-file");
   actx.refused = &m.metrics.admin_refused;

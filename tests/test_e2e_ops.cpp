@@ -297,7 +297,8 @@ TEST_CASE("the metrics pass promtool check metrics and follow the naming rules")
     if (!std::regex_match(line, m, type_line)) continue;
     ++families;
     CAPTURE(line);
-    CHECK(m[1].str().rfind("webex_cache_proxy_", 0) == 0);
+    // The daemon's own, and the standard process collector's (named as every client library does).
+    CHECK((m[1].str().rfind("webex_cache_proxy_", 0) == 0 || m[1].str().rfind("process_", 0) == 0));
     if (m[2] == "counter") CHECK(m[1].str().size() > 6);
     if (m[2] == "counter") CHECK(m[1].str().substr(m[1].str().size() - 6) == "_total");
   }
@@ -306,6 +307,27 @@ TEST_CASE("the metrics pass promtool check metrics and follow the naming rules")
   CHECK(metrics.body.find(w.token_admin_a) == std::string::npos);
   CHECK(metrics.body.find(w.park_a1) == std::string::npos);
   CHECK(metrics.body.find(w.loc_a1) == std::string::npos);
+}
+
+TEST_CASE("the process collector reports this process") {
+  fake::fake_webex f;
+  const auto before =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto p = test::start_proxy({"--upstream", f.base_url()});
+  const auto port = p.admin_port;
+  CHECK(test::metric(port, "process_resident_memory_bytes") > 1 << 20);
+  CHECK(test::metric(port, "process_virtual_memory_bytes") >= test::metric(port, "process_resident_memory_bytes"));
+  const auto fds = test::metric(port, "process_open_fds");
+  CHECK(fds >= 5);  // stdio, two listeners, the epoll and the admin connection at least
+  CHECK(test::metric(port, "process_max_fds") >= fds);
+  CHECK(test::metric(port, "process_cpu_seconds_total") >= 0);
+  const auto started = test::metric(port, "process_start_time_seconds");
+  CHECK(started >= before - 1);
+  CHECK(started <= before + 60);
+  // Open descriptors follow the process: ten idle client connections more.
+  std::vector<std::unique_ptr<test::http_connection>> held;
+  for (int i = 0; i < 10; ++i) held.push_back(std::make_unique<test::http_connection>(p.port));
+  CHECK(test::eventually([&] { return test::metric(port, "process_open_fds") >= fds + 10; }));
 }
 
 TEST_CASE("a fresh daemon exports its known series at zero, before any event") {
