@@ -140,9 +140,6 @@ struct server::impl {
                    [entries] { return static_cast<double>(entries->corrupt_entries()); });
   r.add_counter_fn("webex_cache_proxy_l2_hits_total", "Lookups answered by Redis (L1 missed).",
                    [tiered] { return static_cast<double>(tiered->stats().l2_hits.load()); });
-  r.add_counter_fn("webex_cache_proxy_remote_invalidations_total",
-                   "Invalidations received from other instances and applied to L1.",
-                   [tiered] { return static_cast<double>(tiered->stats().remote_invalidations.load()); });
   r.add_counter_fn("webex_cache_proxy_invalidation_messages_malformed_total",
                    "Messages on the invalidation channel that did not parse.",
                    [bus] { return static_cast<double>(bus->malformed()); });

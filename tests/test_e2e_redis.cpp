@@ -92,7 +92,7 @@ TEST_CASE("a rename through one instance is a 404 through the other") {
   REQUIRE(http_request(c.a.port, "PUT", path, put, R"({"name":"Renamed Park"})").status == 200);
   // B drops its L1 copy when the invalidation message arrives (pub/sub: a moment, not a TTL).
   REQUIRE(eventually([&] {
-    return metric(c.b.admin_port, "webex_cache_proxy_remote_invalidations_total") >= 1;
+    return metric(c.b.admin_port, R"(webex_cache_proxy_invalidations_total{reason="remote"})") >= 1;
   }));
   auto old = c.get(c.b, path, auth);
   CHECK(old.status == 404);
@@ -118,7 +118,7 @@ TEST_CASE("a grant dropped by a 401 on one instance is dropped on the other") {
   });
   REQUIRE(c.get(c.a, "/v1/people/me", auth).status == 401);
   REQUIRE(eventually([&] {
-    return metric(c.b.admin_port, "webex_cache_proxy_remote_invalidations_total") >= 1;
+    return metric(c.b.admin_port, R"(webex_cache_proxy_invalidations_total{reason="remote"})") >= 1;
   }));
   auto after = c.get(c.b, path, auth);
   CHECK(after.status == 401);
@@ -194,7 +194,7 @@ TEST_CASE("an invalidation made while Redis is down is replayed when it is back"
     return metric(c.a.admin_port, "webex_cache_proxy_pending_invalidations") == 0;
   }));
   REQUIRE(eventually([&] {
-    return metric(c.b.admin_port, "webex_cache_proxy_remote_invalidations_total") >= 1 ||
+    return metric(c.b.admin_port, R"(webex_cache_proxy_invalidations_total{reason="remote"})") >= 1 ||
            metric(c.b.admin_port, "webex_cache_proxy_l1_resyncs_total") >= 2;
   }));
   CHECK(c.get(c.b, path, auth).status == 404);

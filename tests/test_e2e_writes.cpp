@@ -60,7 +60,7 @@ struct pair_on_redis {
   }
   test::proxy_process& reader() { return other; }
   double remote_seen() {
-    return metric(other.admin_port, "webex_cache_proxy_remote_invalidations_total");
+    return metric(other.admin_port, R"(webex_cache_proxy_invalidations_total{reason="remote"})");
   }
   void settle(double before) {
     REQUIRE(eventually([&] { return remote_seen() > before; }));
