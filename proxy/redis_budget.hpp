@@ -1,7 +1,8 @@
 // What one request may spend waiting on the shared store (Redis): `--redis-timeout` in all,
 // however many commands the request needs (a grant, a block, a lookup, a fill ticket, an insert,
 // an invalidation). Each Redis command has that timeout too, but a slow Redis that answers just
-// in time would otherwise cost a request several of them.
+// in time would otherwise cost a request several of them. Only the waits on Redis count: the
+// time a request spends on Webex in between spends none of it.
 //
 // run() starts the store operation at once. Whatever the operation settles without Redis (the
 // in-process copy) is answered at once; a wait on Redis is cut off when the budget is spent, and
@@ -16,6 +17,7 @@
 // operations must complete on the executor of the caller (redis_connection's do).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -42,12 +44,9 @@ class redis_budget {
 
   // Unbounded (no shared store).
   redis_budget() = default;
-  // `total` from now; `cuts` (may be null) counts the waits cut short.
+  // `total` waiting on Redis; `cuts` (may be null) counts the waits cut short.
   redis_budget(std::chrono::milliseconds total, counter* cuts)
-      : bounded_(true), until_(clock::now() + total), cuts_(cuts) {}
-
-  bool bounded() const noexcept { return bounded_; }
-  bool spent() const noexcept { return bounded_ && clock::now() >= until_; }
+      : bounded_(true), left_(total), cuts_(cuts) {}
 
   // co_await (obj.*fn)(args...), or `fallback` when the budget runs out first.
   template <class T, class Obj, class... P, class... A>
@@ -106,9 +105,11 @@ class redis_budget {
   // Whether the operation completed with a value before the budget ran out.
   template <class T>
   net::awaitable<bool> settled(state<T>& st) {
-    if (!st.done && clock::now() < until_) {
-      st.timer.expires_at(until_);
+    if (!st.done && left_ > clock::duration::zero()) {
+      const auto began = clock::now();
+      st.timer.expires_after(left_);
       co_await st.timer.async_wait(net::as_tuple(net::use_awaitable));
+      left_ -= std::min<clock::duration>(left_, clock::now() - began);
     }
     if (st.done) co_return st.value.has_value();
     if (cuts_) cuts_->inc();
@@ -116,7 +117,7 @@ class redis_budget {
   }
 
   bool bounded_ = false;
-  clock::time_point until_{};
+  clock::duration left_{};  // what is left of the budget
   counter* cuts_ = nullptr;
 };
 

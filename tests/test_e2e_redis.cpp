@@ -346,3 +346,22 @@ TEST_CASE("a slow Redis costs a request --redis-timeout in all - not once per co
   // 400 ms on Redis and a fast upstream: well under the 1.5 s of waiting for every command.
   CHECK(took < std::chrono::milliseconds(1000));
 }
+
+TEST_CASE("the Redis budget counts time spent on Redis - not time spent waiting on Webex") {
+  // Webex takes 300 ms, Redis answers at once: a write's invalidation and a miss's fill and
+  // grant, all after the upstream answer, are waited for in full (nothing is cut), so another
+  // instance reads what the write changed as soon as the writer has its answer.
+  cluster c({"--redis-timeout", "50ms"});
+  c.fake.set_response_delay(std::chrono::milliseconds(300));
+  const auto path = park_path(c.world);
+  const auto auth = bearer(c.world.token_admin_a);
+  REQUIRE(c.get(c.a, path, auth).header("X-Cache") == "MISS");
+  CHECK(c.get(c.b, path, auth).header("X-Cache") == "HIT");  // the fill reached Redis
+  header_list put = auth;
+  put.emplace_back("Content-Type", "application/json");
+  REQUIRE(http_request(c.a.port, "PUT", path, put, R"({"name":"Renamed Park"})").status == 200);
+  // The invalidation was through Redis before the writer's answer.
+  CHECK(metric(c.a.admin_port, "webex_cache_proxy_pending_invalidations") == 0);
+  CHECK(metric(c.a.admin_port, "webex_cache_proxy_redis_waits_cut_total") == 0);
+  CHECK(metric(c.b.admin_port, "webex_cache_proxy_redis_waits_cut_total") == 0);
+}
