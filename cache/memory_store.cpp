@@ -158,13 +158,13 @@ bool memory_store::location_fenced(const std::string& location, fill_ticket t) {
 
 bool memory_store::put(const variant_key& key, entry_ptr e, fill_ticket t,
                        std::chrono::milliseconds keep_for) {
+  const auto now = steady::now();
+  if (expired(t, now)) return false;
   auto& s = shard_for(key.resource);
   const std::string v = key.str();
   const std::string r = key.resource.str();
   const std::size_t charge = charge_of(*e, v.size(), r.size());
   if (charge > s.max_bytes) return false;
-  const auto now = steady::now();
-  if (expired(t, now)) return false;
   std::lock_guard lock(s.mu);
   // Under the shard lock: a location purge sets its fence before it visits the shards, so it
   // either fences this fill here or finds the stored entry there and drops it.

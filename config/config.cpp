@@ -135,13 +135,6 @@ std::uint64_t parse_count(const std::string& text) {
   return parse_unsigned(text, t, "is not a whole number");
 }
 
-bool parse_bool(const std::string& text) {
-  const std::string t = lower(trim(text));
-  if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
-  if (t == "false" || t == "no" || t == "off" || t == "0") return false;
-  bad(text, "is not true or false");
-}
-
 // Shortest fixed-point text that reads back to the same double, e.g. "300", "0.05".
 std::string format_number(double v) {
   char buf[400];
@@ -309,10 +302,6 @@ const std::vector<setting>& settings() {
     t.push_back({"log-format", "FORMAT", "text or json",
                  [](config& c, const std::string& v) { c.log_format = lower(trim(v)); },
                  [](const config& c) { return c.log_format; }});
-    t.push_back({"check-config", "", "validate the settings, print them and exit",
-                 [](config& c, const std::string& v) { c.check_config = parse_bool(v); },
-                 [](const config& c) { return std::string(c.check_config ? "true" : "false"); },
-                 false});
     return t;
   }();
   return table;
@@ -324,8 +313,6 @@ const setting* find_setting(std::string_view name) {
   return nullptr;
 }
 
-// The options the environment and the file accept: every setting, as a string. The command line
-// takes the same minus check-config, which it has as a switch instead (see switches_description).
 // --help groups the settings by topic, in this order; a setting not listed goes last.
 const std::vector<std::pair<std::string, std::vector<std::string>>>& help_topics() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> topics = {
@@ -373,16 +360,14 @@ void add_setting(po::options_description& desc, const setting& s, bool for_help,
   desc.add_options()(s.name.c_str(), po::value<std::string>()->value_name(s.arg), help.c_str());
 }
 
-// The options the environment and the file accept: every setting, as a string. The command line
-// takes the same minus check-config, which it has as a switch instead (see switches_description).
-// For --help, grouped by topic.
-po::options_description settings_description(bool for_command_line, bool for_help = false) {
+// Every setting, as a string: what the command line, the environment and the file accept. The
+// actions (--check-config, --version, --help) are command-line switches only (see
+// switches_description). For --help, grouped by topic.
+po::options_description settings_description(bool for_help = false) {
   const config defaults;
   po::options_description desc("", 100, 50);
-  auto wanted = [&](const setting& s) { return !(s.name == "check-config" && for_command_line); };
   if (!for_help) {
-    for (const auto& s : settings())
-      if (wanted(s)) add_setting(desc, s, false, defaults);
+    for (const auto& s : settings()) add_setting(desc, s, false, defaults);
     return desc;
   }
   std::set<std::string> placed;
@@ -390,7 +375,7 @@ po::options_description settings_description(bool for_command_line, bool for_hel
     po::options_description group(title, 100, 50);
     for (const auto& name : names) {
       const setting* s = find_setting(name);
-      if (!s || !wanted(*s)) continue;
+      if (!s) continue;
       add_setting(group, *s, true, defaults);
       placed.insert(name);
     }
@@ -399,7 +384,7 @@ po::options_description settings_description(bool for_command_line, bool for_hel
   po::options_description rest("Other", 100, 50);
   bool any = false;
   for (const auto& s : settings()) {
-    if (placed.count(s.name) || !wanted(s)) continue;
+    if (placed.count(s.name)) continue;
     add_setting(rest, s, true, defaults);
     any = true;
   }
@@ -416,7 +401,7 @@ po::options_description switches_description(const char* title = "") {
 }
 
 std::string make_help_text() {
-  po::options_description shown = settings_description(true, true);
+  po::options_description shown = settings_description(true);
   shown.add(switches_description("Actions"));
   std::ostringstream out;
   out << "Usage: webex-cache-proxy [options]\n\n"
@@ -733,9 +718,9 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
   load_result result;
 
   // 1. Command line.
-  po::options_description settings_desc = settings_description(false);
+  po::options_description settings_desc = settings_description();
   po::options_description cmdline_desc;
-  cmdline_desc.add(settings_description(true)).add(switches_description());
+  cmdline_desc.add(settings_description()).add(switches_description());
 
   po::parsed_options cmdline(&cmdline_desc);
   po::variables_map vm;
@@ -776,8 +761,7 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
   std::map<std::string, std::string> env_var_of;  // setting name -> variable name
   {
     std::map<std::string, std::string> known;  // variable name -> setting name
-    for (const auto& s : settings())
-      if (s.name != "check-config") known.emplace(env_name(s.name), s.name);
+    for (const auto& s : settings()) known.emplace(env_name(s.name), s.name);
     po::parsed_options env(&settings_desc);
     for (const char* const* p = environ; p != nullptr && *p != nullptr; ++p) {
       const std::string_view entry = *p;
@@ -837,7 +821,7 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
       if (key == "config")
         throw config_error(path + ": " + quote(o.string_key) + " cannot be set in a config file");
       if (key.empty()) throw config_error(path + ": a line has a value but no setting name");
-      if (!find_setting(key) || key == "check-config")
+      if (!find_setting(key))
         throw config_error(path + ": unknown setting " + quote(o.string_key));
       if (!seen.insert(key).second)
         throw config_error("--" + key + ": set more than once in " + path);
@@ -856,10 +840,6 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
   config& cfg = result.cfg;
   for (const auto& s : settings()) {
     if (!vm.count(s.name)) continue;
-    if (const bool* flag = boost::any_cast<bool>(&vm[s.name].value())) {  // --check-config switch
-      if (s.name == "check-config") cfg.check_config = *flag;
-      continue;
-    }
     const std::string& value = vm[s.name].as<std::string>();
     try {
       s.set(cfg, value);
@@ -868,6 +848,7 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
     }
   }
   cfg.config_file = path;
+  cfg.check_config = vm["check-config"].as<bool>();
   validate_impl(cfg, source);
 
   result.what = cfg.check_config ? action::check_config : action::run;

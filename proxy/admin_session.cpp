@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -105,11 +106,9 @@ purge_access check_purge_access(const net::ip::address& peer, std::string_view a
     return loopback ? purge_access::allowed : purge_access::forbidden;
   }
   constexpr std::string_view scheme = "Bearer ";
-  if (authorization.size() <= scheme.size()) return purge_access::unauthorized;
-  for (std::size_t i = 0; i < scheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
-        std::tolower(static_cast<unsigned char>(scheme[i])))
-      return purge_access::unauthorized;
+  if (authorization.size() <= scheme.size() ||
+      !beast::iequals(authorization.substr(0, scheme.size()), scheme))
+    return purge_access::unauthorized;
   // Digests of both, compared in constant time: neither the content nor the length leaks.
   unsigned char given[SHA256_DIGEST_LENGTH], expected[SHA256_DIGEST_LENGTH];
   const auto token = authorization.substr(scheme.size());
