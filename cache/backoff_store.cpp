@@ -52,6 +52,14 @@ void memory_backoff::block_now(backoff_kind kind, const std::string& id, time_po
   }
 }
 
+memory_backoff::counts memory_backoff::in_force(time_point now) {
+  std::lock_guard lock(mu_);
+  std::erase_if(blocks_, [&](const auto& b) { return b.second <= now; });
+  counts c;
+  for (const auto& [key, until] : blocks_) (key[0] == 't' ? c.token : c.resource) += 1;
+  return c;
+}
+
 std::size_t memory_backoff::size() const {
   std::lock_guard lock(mu_);
   return blocks_.size();

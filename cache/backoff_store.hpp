@@ -48,6 +48,11 @@ class memory_backoff final : public backoff_store {
   // Keeps the later of the current and the new time.
   void block_now(backoff_kind kind, const std::string& id, time_point until);
   std::size_t size() const;
+  // Blocks still running at `now`, of each kind (expired ones are dropped on the way).
+  struct counts {
+    std::size_t token = 0, resource = 0;
+  };
+  counts in_force(time_point now = wall_clock::now());
 
   net::awaitable<std::optional<backoff_block>> blocked_until(const std::string& token,
                                                              const std::string& resource) override;

@@ -73,6 +73,8 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   memory_store* l1() noexcept { return l1_.get(); }
   // The in-process copy of grants (learned here or read from Redis); swept like embedded grants.
   memory_grants& l1_grants() noexcept { return l1_grants_; }
+  // The rate-limit blocks this instance knows: set here or announced by another instance.
+  memory_backoff& l1_backoff() noexcept { return l1_backoff_; }
   const tiered_stats& stats() const noexcept { return stats_; }
   // Invalidations and grant drops Redis has not taken yet: being sent, remembered, replaying.
   std::size_t pending() const;

@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 
 #include "config/redis_url.hpp"
+#include "config/upstream_proxy.hpp"
 
 #include <boost/program_options.hpp>
 #include <boost/url/parse.hpp>
@@ -245,7 +246,8 @@ const std::vector<setting>& settings() {
     t.push_back(text("upstream", "URL", "Webex API base URL, http:// or https://", &config::upstream));
     t.push_back(text("upstream-ca", "FILE", "PEM bundle to trust instead of the system store",
                      &config::upstream_ca));
-    t.push_back(duration_ms("connect-timeout", "TCP connect + TLS handshake to upstream",
+    t.push_back(duration_ms("connect-timeout",
+                            "TCP connect (+ the proxy's CONNECT) + TLS handshake to upstream",
                             &config::connect_timeout));
     t.push_back(duration_ms("upstream-timeout", "one whole upstream request",
                             &config::upstream_timeout));
@@ -253,6 +255,18 @@ const std::vector<setting>& settings() {
                       &config::upstream_max_idle));
     t.push_back(bytes("max-upstream-body-bytes", "larger upstream answers get 502",
                       &config::max_upstream_body_bytes));
+    t.push_back({"upstream-proxy", "URL|none",
+                 "reach upstream through this HTTP proxy, http://HOST:PORT, with CONNECT (TLS to "
+                 "Webex end to end); HTTPS_PROXY and NO_PROXY are not read",
+                 [](config& c, const std::string& v) {
+                   const std::string_view w = trim(v);
+                   c.upstream_proxy = lower(w) == "none" ? std::string() : std::string(w);
+                 },
+                 [](const config& c) { return c.upstream_proxy; }});
+    t.push_back(text("upstream-proxy-credentials-file", "FILE",
+                     "user:password for --upstream-proxy (first line), sent as Basic "
+                     "Proxy-Authorization on the CONNECT only",
+                     &config::upstream_proxy_credentials_file));
     t.push_back(text("redis", "URL|none",
                      "redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] or none",
                      &config::redis));
@@ -302,6 +316,14 @@ const std::vector<setting>& settings() {
     t.push_back({"log-format", "FORMAT", "text or json",
                  [](config& c, const std::string& v) { c.log_format = lower(trim(v)); },
                  [](const config& c) { return c.log_format; }});
+    t.push_back({"access-log", "on|off", "one line per request, whatever the log level",
+                 [](config& c, const std::string& v) {
+                   const auto w = lower(trim(v));
+                   if (w == "on") c.access_log = true;
+                   else if (w == "off") c.access_log = false;
+                   else bad(v, "is not on or off");
+                 },
+                 [](const config& c) { return std::string(c.access_log ? "on" : "off"); }});
     return t;
   }();
   return table;
@@ -320,7 +342,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& help_topics
        {"listen", "admin-listen", "admin-token-file", "tls-cert", "tls-key", "max-connections"}},
       {"Upstream (the Webex API)",
        {"upstream", "upstream-ca", "connect-timeout", "upstream-timeout", "upstream-max-idle",
-        "max-upstream-body-bytes"}},
+        "max-upstream-body-bytes", "upstream-proxy", "upstream-proxy-credentials-file"}},
       {"Cache and grants", {"cache-ttl", "stale-ttl", "grant-ttl", "memory-max-bytes"}},
       {"Redis (several instances, one cache)",
        {"redis", "redis-password-file", "redis-timeout", "redis-prefix", "l1-max-bytes"}},
@@ -328,7 +350,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& help_topics
       {"Client requests",
        {"max-header-bytes", "max-body-bytes", "client-header-timeout", "client-body-timeout",
         "idle-timeout"}},
-      {"Process", {"config", "threads", "drain-timeout", "log-level", "log-format"}},
+      {"Process", {"config", "threads", "drain-timeout", "log-level", "log-format", "access-log"}},
   };
   return topics;
 }
@@ -484,8 +506,25 @@ void check_redis(const config& c, const source_fn& source) {
   }
 }
 
+void check_upstream_proxy(const config& c, const source_fn& source) {
+  if (c.upstream_proxy.empty()) {
+    if (!c.upstream_proxy_credentials_file.empty())
+      fail("upstream-proxy-credentials-file", "is set but --upstream-proxy is not", source);
+    return;
+  }
+  // The parser start-up uses. The URL is shown masked: a refused one may hold a password.
+  const auto parsed = parse_upstream_proxy_url(c.upstream_proxy);
+  if (!parsed.url) fail("upstream-proxy", quote(mask_password(c.upstream_proxy)) + " " + parsed.error, source);
+  if (c.upstream_proxy_credentials_file.empty()) return;
+  const std::string line =
+      read_secret_file(c.upstream_proxy_credentials_file, "upstream-proxy-credentials-file");
+  if (auto why = check_proxy_credentials(line); !why.empty())
+    fail("upstream-proxy-credentials-file", quote(c.upstream_proxy_credentials_file) + " " + why, source);
+}
+
 void validate_impl(const config& c, const source_fn& source) {
   check_upstream(c.upstream, source);
+  check_upstream_proxy(c, source);
   if (!c.upstream_ca.empty()) {
     if (auto why = unreadable_file(c.upstream_ca); !why.empty())
       fail("upstream-ca", "cannot read " + quote(c.upstream_ca) + ": " + why, source);
@@ -685,7 +724,7 @@ std::string describe(const config& cfg) {
   for (const auto& s : settings()) {
     if (!s.in_describe) continue;
     std::string value = s.get(cfg);
-    if (s.name == "redis") value = mask_password(value);
+    if (s.name == "redis" || s.name == "upstream-proxy") value = mask_password(value);
     out += s.name + " = " + value + "\n";
   }
   return out;

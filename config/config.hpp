@@ -41,6 +41,8 @@ struct config {
   milliseconds upstream_timeout{30000};           // one whole upstream request, send to last byte
   std::size_t upstream_max_idle = 32;             // idle keep-alive connections kept per thread
   std::size_t max_upstream_body_bytes = 16u << 20;// larger upstream answers are refused with 502
+  std::string upstream_proxy;                     // http://HOST:PORT to reach upstream through (CONNECT); "" = direct
+  std::string upstream_proxy_credentials_file;    // file holding user:password for the proxy ("" = none)
 
   std::string redis = "none";                     // redis://[[user]:password@]host[:port][/db], unix:///path[?db=N], none
   std::string redis_password_file;                // file holding the Redis password ("" = none)
@@ -68,6 +70,7 @@ struct config {
   unsigned threads = 0;                           // worker threads, 0 = one per core
   std::string log_level = "info";                 // trace, debug, info, warn, error, critical, off
   std::string log_format = "text";                // text or json
+  bool access_log = true;                         // the access line of every request
 
   bool check_config = false;                      // validate, print the effective settings, exit
 

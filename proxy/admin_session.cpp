@@ -13,8 +13,9 @@
 #include <boost/url/url_view.hpp>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
-#include <spdlog/spdlog.h>
+#include "proxy/log.hpp"
 
+#include "proxy/json_text.hpp"
 #include "proxy/webex_error.hpp"
 
 namespace wcp::proxy {
@@ -141,15 +142,15 @@ net::awaitable<void> run_admin_session(net::ip::tcp::socket socket, admin_contex
                               : purge_access::allowed;
     if (access == purge_access::unauthorized) {
       if (ctx.refused) ctx.refused->with({"unauthorized"}).inc();
-      spdlog::warn("admin: purge from {} refused: no valid admin token", peer.to_string());
+      log::warn("admin: purge refused: no valid admin token", {{"client", peer.to_string()}});
       res = text(http::status::unauthorized, req.version(),
                  webex_error_body("Purges need Authorization: Bearer <admin token>.", new_tracking_id()),
                  "application/json");
       res.set(http::field::www_authenticate, "Bearer realm=\"webex-cache-proxy admin\"");
     } else if (access == purge_access::forbidden) {
       if (ctx.refused) ctx.refused->with({"forbidden"}).inc();
-      spdlog::warn("admin: purge from {} refused: purges come from loopback only without "
-                   "--admin-token-file", peer.to_string());
+      log::warn("admin: purge refused: purges come from loopback only without --admin-token-file",
+                {{"client", peer.to_string()}});
       res = text(http::status::forbidden, req.version(),
                  webex_error_body("Purges are accepted from this host only (no admin token is configured).",
                                   new_tracking_id()),
@@ -167,9 +168,11 @@ net::awaitable<void> run_admin_session(net::ip::tcp::socket socket, admin_contex
         what = "location " + purge->location;
       }
       if (ctx.invalidations) ctx.invalidations->with({"purge"}).inc();
-      spdlog::info("purged {}", what);
-      res = text(http::status::ok, req.version(), "{\"purged\":\"" + json_escape(what) + "\"}\n",
-                 "application/json");
+      log::info("purged", {{"what", what}});
+      std::string body = "{\"purged\":";
+      append_json_string(body, what);
+      body += "}\n";
+      res = text(http::status::ok, req.version(), std::move(body), "application/json");
     } else if (!read) {
       res = text(http::status::method_not_allowed, req.version(),
                  webex_error_body("Use GET here; DELETE /cache/... or POST /purge to purge.", new_tracking_id()),

@@ -15,9 +15,10 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <spdlog/spdlog.h>
+#include "proxy/log.hpp"
 
 #include "proxy/http_rules.hpp"
+#include "proxy/router.hpp"
 #include "proxy/webex_error.hpp"
 
 namespace wcp::proxy {
@@ -219,9 +220,26 @@ std::optional<local_answer> apply_request_rules(const http::request_header<>& he
                       "invalid_target", false, false};
 }
 
+// The peer as HOST:PORT ([v6]:PORT), for the log.
+std::string peer_text(const net::ip::tcp::socket& socket) {
+  beast::error_code ec;
+  const auto ep = socket.remote_endpoint(ec);
+  if (ec) return "-";
+  const auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+std::string_view http_version_text(unsigned version) {
+  switch (version) {
+    case 10: return "1.0";
+    case 11: return "1.1";
+    default: return "?";
+  }
+}
+
 // Serves requests on one connection (plain or TLS) until it ends; the caller closes it.
 template <class Stream>
-net::awaitable<void> serve(Stream& stream, session_context& ctx) {
+net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::string& client) {
   auto& tcp = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   const auto& lim = ctx.limits;
@@ -244,7 +262,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
   auto refuse_and_close = [&](unsigned status, std::string_view message, std::string_view reason,
                               unsigned version) -> net::awaitable<void> {
     ctx.metrics.bad_requests.with({std::string(reason)}).inc();
-    spdlog::info("refused a request: {}", message);
+    log::info("refused a request", {{"client", client}, {"reason", reason}, {"error", message}});
     co_await refuse(status, message, version);
   };
 
@@ -289,11 +307,11 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       auto o = classify_read_error(hec, false);
       if (!o.reason.empty()) ctx.metrics.bad_requests.with({std::string(o.reason)}).inc();
       if (o.status) {
-        spdlog::info("refused a request: {}", o.message);
+        log::info("refused a request", {{"client", client}, {"reason", o.reason}, {"error", o.message}});
         co_await refuse(o.status, o.message, 11);
       } else if (o.reason == "slow_client") {
-        spdlog::info("closed a connection: request head not received within {} ms",
-                     lim.header_timeout.count());
+        log::info("closed a connection: request head not received in time",
+                  {{"client", client}, {"timeout_ms", lim.header_timeout.count()}});
       }
       break;
     }
@@ -338,11 +356,12 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
         auto o = classify_read_error(bec, true);
         if (!o.reason.empty()) ctx.metrics.bad_requests.with({std::string(o.reason)}).inc();
         if (o.status) {
-          spdlog::info("refused a request: {}", o.message);
+          log::info("refused a request",
+                    {{"client", client}, {"reason", o.reason}, {"error", o.message}});
           co_await refuse(o.status, o.message, head.version());
         } else if (o.reason == "slow_client") {
-          spdlog::info("closed a connection: request body not received within {} ms",
-                       lim.body_timeout.count());
+          log::info("closed a connection: request body not received in time",
+                    {{"client", client}, {"timeout_ms", lim.body_timeout.count()}});
         }
         break;
       }
@@ -362,7 +381,10 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
         a.response.prepare_payload();
       } else {
         ctx.metrics.bad_requests.with({std::string(local->reason)}).inc();
-        spdlog::info("refused a {} request: {}", method, local->message);
+        log::info("refused a request", {{"client", client},
+                                        {"method", method},
+                                        {"reason", local->reason},
+                                        {"error", local->message}});
         a.response = proxy_service::error_response(local->status, req.version(), local->message,
                                                    new_tracking_id());
         a.response.set("X-Cache", "BYPASS");
@@ -380,8 +402,11 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
         // (what was read and written on it so far is unknown).
         const auto tracking = new_tracking_id();
         ctx.metrics.internal_errors().inc();
-        spdlog::error("internal error answering {} {}: {} [trackingId {}]", method,
-                      route_label(route_request(method, req.target())), failure, tracking);
+        log::error("internal error", {{"client", client},
+                                      {"method", method},
+                                      {"route", route_label(route_request(method, req.target()))},
+                                      {"error", failure},
+                                      {"trackingid", tracking}});
         a = answer{};
         a.response = proxy_service::error_response(500, req.version(),
                                                    "The proxy failed to answer the request.",
@@ -407,6 +432,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       tracking = a.stream ? a.stream->parser->get()["trackingid"] : a.response["trackingid"];
     }
     bool broken = false;
+    std::size_t sent = 0;  // bytes written for this answer, head included
     // Counted as soon as the answer is decided, before its bytes go out: a client that has its
     // answer and then scrapes /metrics always finds its request counted.
     ctx.metrics.request_cell(a.route, a.cache).inc();
@@ -424,6 +450,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       tcp.expires_after(lim.body_timeout);
       auto [wec, wn] = co_await net::async_write(stream, out, use_tuple);
       broken = static_cast<bool>(wec);
+      sent = wn;
     } else if (!a.stream) {
       if (req.method() == http::verb::head && !a.response.body().empty()) {
         // An answer to HEAD says how long the body would be, and sends none.
@@ -434,6 +461,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       tcp.expires_after(lim.body_timeout);
       auto [wec, wn] = co_await http::async_write(stream, a.response, use_tuple);
       broken = static_cast<bool>(wec);
+      sent = wn;
     } else {
       // Passthrough: relay upstream's answer as it arrives, framed by this proxy.
       auto& up = *a.stream;
@@ -460,14 +488,15 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
       tcp.expires_after(lim.body_timeout);
       auto [hwec, hwn] = co_await http::async_write_header(stream, sr, use_tuple);
       broken = static_cast<bool>(hwec);
+      sent = hwn;
       char chunk[16384];
       while (!broken && !no_body) {
         beast::error_code uec;
         const std::size_t n = co_await up.read_body(chunk, sizeof chunk, uec);
         if (uec) {
           // The header is out: all the client can be told is that the answer broke off.
-          spdlog::warn("upstream answer broke off mid-body: {}", uec.message());
-          ctx.metrics.upstream_errors.with({"protocol"}).inc();
+          log::warn("upstream answer broke off mid-body", {{"error", uec.message()}});
+          ctx.metrics.upstream_errors.with({std::string(a.route), "protocol"}).inc();
           broken = true;
           break;
         }
@@ -477,6 +506,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
         res.body().more = !done;
         tcp.expires_after(lim.body_timeout);
         auto [bwec, bwn] = co_await http::async_write(stream, sr, use_tuple);
+        sent += bwn;
         if (bwec == http::error::need_buffer) bwec = {};
         if (bwec) broken = true;
         if (done) break;
@@ -487,11 +517,26 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx) {
     const double seconds = std::chrono::duration<double>(steady::now() - started).count();
     const auto cache = to_string(a.cache);
     ctx.metrics.duration_cell(a.cache).observe(seconds);
-    spdlog::info("access method={} route={} status={} cache={} upstream_status={} "
-                 "upstream_ms={:.1f} ms={:.2f} token={} trackingid={}",
-                 std::string_view(req.method_string()), a.route, status, cache,
-                 a.upstream_status, a.upstream_seconds * 1000, seconds * 1000,
-                 a.token_id.empty() ? "-" : a.token_id, tracking.empty() ? "-" : tracking);
+    if (log::access_enabled()) {
+      const auto user_agent = std::string_view(req[http::field::user_agent]).substr(0, 256);
+      const std::optional<unsigned> upstream_status =
+          a.upstream_status ? std::optional<unsigned>(a.upstream_status) : std::nullopt;
+      log::access({{"client", client},
+                   {"method", std::string_view(req.method_string())},
+                   {"route", a.route},
+                   {"path", path_template(req.target())},
+                   {"http_version", http_version_text(req.version())},
+                   {"status", status},
+                   {"cache", cache},
+                   {"bytes", sent},
+                   {"upstream_status", upstream_status},
+                   {"upstream_ms", upstream_status ? std::optional<double>(a.upstream_seconds * 1000)
+                                                   : std::nullopt},
+                   {"ms", seconds * 1000},
+                   {"trackingid", tracking},
+                   {"user_agent", user_agent},
+                   {"token", a.token_id}});
+    }
 
     if (broken || !keep_alive) break;
   }
@@ -527,17 +572,20 @@ net::awaitable<void> run_client_session(net::ip::tcp::socket socket, session_con
     if (hec) {
       // A port scan, a plain-HTTP client or a client that does not trust the certificate.
       ctx.metrics.bad_requests.with({"tls"}).inc();
-      spdlog::info("closed a connection: TLS handshake failed: {}", hec.message());
+      log::info("closed a connection: TLS handshake failed",
+                {{"client", peer_text(tcp.socket())}, {"error", hec.message()}});
     } else {
-      co_await serve(stream, ctx);
+      const std::string client = peer_text(tcp.socket());
+      co_await serve(stream, ctx, client);
       // close_notify, without waiting long for the client's.
       tcp.expires_after(std::chrono::seconds(1));
       co_await stream.async_shutdown(use_tuple);
     }
     tcp.close();
   } else {
+    const std::string client = peer_text(socket);
     beast::tcp_stream stream(std::move(socket));
-    co_await serve(stream, ctx);
+    co_await serve(stream, ctx, client);
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
     stream.close();
   }

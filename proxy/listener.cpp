@@ -7,7 +7,7 @@
 #include <openssl/ssl.h>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
+#include "proxy/log.hpp"
 
 #include "config/config.hpp"
 
@@ -66,7 +66,7 @@ net::awaitable<void> accept_loop(net::ip::tcp::acceptor& acceptor,
     if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors or similar: say so, wait a moment instead of spinning.
-      spdlog::error("accept failed: {}", ec.message());
+      log::error("accept failed", {{"error", ec.message()}});
       net::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
       co_await t.async_wait(net::as_tuple(net::use_awaitable));
       continue;

@@ -88,6 +88,15 @@ void registry::add_gauge_fn(std::string name, std::string help, std::function<do
       {metric_type::gauge, nullptr, nullptr, nullptr, std::move(name), std::move(help), std::move(fn)});
 }
 
+void registry::add_gauge_fns(std::string name, std::string help, std::string label,
+                             std::vector<std::pair<std::string, std::function<double()>>> series) {
+  std::lock_guard lock(mu_);
+  entry e{metric_type::gauge, nullptr, nullptr, nullptr, std::move(name), std::move(help), {}};
+  e.fn_label = std::move(label);
+  e.fn_series = std::move(series);
+  order_.push_back(std::move(e));
+}
+
 void registry::add_counter_fn(std::string name, std::string help, std::function<double()> fn) {
   std::lock_guard lock(mu_);
   order_.push_back({metric_type::counter, nullptr, nullptr, nullptr, std::move(name),
@@ -148,7 +157,11 @@ std::string registry::render() {
   std::string out;
   out.reserve(8192);
   for (auto& e : order_) {
-    if (e.fn) {
+    if (!e.fn_series.empty()) {
+      header(out, e.name, e.help, "gauge");
+      for (auto& [value, fn] : e.fn_series)
+        out += e.name + label_set({e.fn_label}, {value}) + " " + format_value(fn()) + "\n";
+    } else if (e.fn) {
       header(out, e.name, e.help, e.fn_is_counter ? "counter" : "gauge");
       out += e.name + " " + format_value(e.fn()) + "\n";
     } else if (e.c) {

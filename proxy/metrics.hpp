@@ -92,6 +92,9 @@ class registry {
                                    std::vector<std::string> labels = {});
   // A gauge whose value is read when rendered.
   void add_gauge_fn(std::string name, std::string help, std::function<double()> fn);
+  // A gauge with one label whose series are each read when rendered.
+  void add_gauge_fns(std::string name, std::string help, std::string label,
+                     std::vector<std::pair<std::string, std::function<double()>>> series);
   // A counter kept elsewhere (an atomic of another module), read when rendered.
   void add_counter_fn(std::string name, std::string help, std::function<double()> fn);
 
@@ -106,6 +109,8 @@ class registry {
     std::string name, help;
     std::function<double()> fn;
     bool fn_is_counter = false;
+    std::string fn_label;  // add_gauge_fns: the label, and one function per value
+    std::vector<std::pair<std::string, std::function<double()>>> fn_series;
   };
   std::mutex mu_;
   std::vector<entry> order_;

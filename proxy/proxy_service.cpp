@@ -5,7 +5,7 @@
 #include <charconv>
 
 #include <simdjson.h>
-#include <spdlog/spdlog.h>
+#include "proxy/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -137,17 +137,20 @@ proxy_metrics::proxy_metrics(registry& r)
     : requests(r.add_counter("webex_cache_proxy_requests_total",
                              "Client requests by route and cache result.", {"route", "cache"})),
       responses(r.add_counter("webex_cache_proxy_responses_total",
-                              "Responses to clients by status class.", {"code"})),
+                              "Responses to clients by HTTP status code.", {"code"})),
       request_duration(r.add_histogram("webex_cache_proxy_request_duration_seconds",
                                        "Time from a request's head to its answer's last byte.",
                                        latency_buckets(), {"cache"})),
       upstream_requests(r.add_counter("webex_cache_proxy_upstream_requests_total",
-                                      "Requests sent upstream by answer status.", {"status"})),
+                                      "Upstream answers by route and HTTP status code.",
+                                      {"route", "code"})),
       upstream_duration(r.add_histogram("webex_cache_proxy_upstream_duration_seconds",
-                                        "Upstream request latency.", latency_buckets())),
+                                        "Upstream latency to the answer's head, by route.",
+                                        latency_buckets(), {"route"})),
       upstream_errors(r.add_counter("webex_cache_proxy_upstream_errors_total",
-                                    "Upstream exchanges that produced no answer, by reason.",
-                                    {"reason"})),
+                                    "Upstream exchanges that produced no answer, by route and "
+                                    "reason.",
+                                    {"route", "reason"})),
       bad_requests(r.add_counter("webex_cache_proxy_bad_requests_total",
                                  "Client requests refused by the proxy itself, by reason.",
                                  {"reason"})),
@@ -209,7 +212,7 @@ proxy_metrics::proxy_metrics(registry& r)
   internal_errors();
   redis_waits_cut();
   for (const char* reason : {"unauthorized", "forbidden"}) admin_refused.with({reason});
-  upstream_duration();
+  for (const char* route : {"call_park", "paging_group", "passthrough"}) upstream_duration_cell(route);
 }
 
 template <class Cell>
@@ -233,10 +236,18 @@ counter& proxy_metrics::request_cell(std::string_view route, cache_result cache)
                  {std::string(route), std::string(to_string(cache))});
 }
 
+namespace {
+
+// Index of an upstream route label: call_park, paging_group, anything else (passthrough).
+std::size_t upstream_route_index(std::string_view route) {
+  return route == "call_park" ? 0 : route == "paging_group" ? 1 : 2;
+}
+
+}  // namespace
+
 counter& proxy_metrics::response_cell(unsigned status) {
-  static constexpr std::array<std::string_view, 5> classes = {"1xx", "2xx", "3xx", "4xx", "5xx"};
-  const std::size_t c = std::clamp(status / 100, 1u, 5u) - 1;
-  return resolve(response_cells_[c], responses, {std::string(classes[c])});
+  if (status < 100 || status > 599) return responses.with({std::to_string(status)});
+  return resolve(response_cells_[status - 100], responses, {std::to_string(status)});
 }
 
 histogram& proxy_metrics::duration_cell(cache_result cache) {
@@ -244,9 +255,17 @@ histogram& proxy_metrics::duration_cell(cache_result cache) {
                  {std::string(to_string(cache))});
 }
 
-counter& proxy_metrics::upstream_status_cell(unsigned status) {
-  if (status < 100 || status > 599) return upstream_requests.with({std::to_string(status)});
-  return resolve(upstream_status_cells_[status - 100], upstream_requests, {std::to_string(status)});
+counter& proxy_metrics::upstream_status_cell(std::string_view route, unsigned status) {
+  const std::size_t r = upstream_route_index(route);
+  if (status < 100 || status > 599)
+    return upstream_requests.with({std::string(route), std::to_string(status)});
+  return resolve(upstream_status_cells_[r][status - 100], upstream_requests,
+                 {std::string(route), std::to_string(status)});
+}
+
+histogram& proxy_metrics::upstream_duration_cell(std::string_view route) {
+  return resolve(upstream_duration_cells_[upstream_route_index(route)], upstream_duration,
+                 {std::string(route)});
 }
 
 proxy_service::proxy_service(cache::store& store, cache::grant_store& grants,
@@ -335,7 +354,9 @@ net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& r
   switch (r.kind) {
     case route_kind::invalid: {
       metrics_.bad_requests.with({"invalid_target"}).inc();
-      spdlog::info("refused {} request: {}", std::string_view(req.method_string()), r.error);
+      log::info("refused a request", {{"method", std::string_view(req.method_string())},
+                                      {"reason", "invalid_target"},
+                                      {"error", r.error}});
       a.response = error_response(r.error_status, req.version(), r.error, tracking_or_new(req));
       a.response.set("X-Cache", "BYPASS");
       break;
@@ -350,9 +371,10 @@ net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& r
 }
 
 exchange_scope proxy_service::scope_of(const http::request<http::string_body>& req,
-                                       const caller& who, std::string_view resource,
-                                       bool stale_available) const {
+                                       const route& r, const caller& who,
+                                       std::string_view resource, bool stale_available) const {
   exchange_scope s;
+  s.route = route_label(r);
   if (who.token) s.token = who.token->hex();
   s.resource = cache::fingerprint(resource).hex();
   s.idempotent = is_idempotent(req.method());
@@ -400,9 +422,15 @@ net::awaitable<std::chrono::milliseconds> proxy_service::note_rate_limit(
     co_await scope.redis->run(backoff_, &cache::backoff_store::block, kind, id,
                               cache::wall_clock::now() + wait);
   }
-  spdlog::warn("upstream answered {}: {} blocked for {} ms", status,
-               token_limit ? "token " + scope.token.substr(0, 8) : std::string("resource"),
-               wait.count());
+  // The token by its fingerprint prefix only, as on the access line.
+  if (token_limit)
+    log::warn("upstream asked to wait", {{"upstream_status", status},
+                                         {"blocked", "token"},
+                                         {"token", std::string_view(scope.token).substr(0, 8)},
+                                         {"wait_ms", wait.count()}});
+  else
+    log::warn("upstream asked to wait",
+              {{"upstream_status", status}, {"blocked", "resource"}, {"wait_ms", wait.count()}});
   co_return wait;
 }
 
@@ -433,13 +461,12 @@ net::awaitable<upstream_result> proxy_service::exchange(const http::request<http
 
     auto res = co_await pool.fetch(up);
     if (res.failure != upstream_failure::none) {
-      metrics_.upstream_requests.with({"error"}).inc();
-      metrics_.upstream_errors.with({std::string(to_string(res.failure))}).inc();
+      metrics_.upstream_errors.with({std::string(scope.route), std::string(to_string(res.failure))}).inc();
       co_return res;
     }
     const unsigned status = res.response.result_int();
-    metrics_.upstream_status_cell(status).inc();
-    metrics_.upstream_duration().observe(res.seconds);
+    metrics_.upstream_status_cell(scope.route, status).inc();
+    metrics_.upstream_duration_cell(scope.route).observe(res.seconds);
     if (status != 429 && status != 423) co_return res;
 
     const auto wait = co_await note_rate_limit(status, res.response[http::field::retry_after], scope);
@@ -496,8 +523,10 @@ answer proxy_service::upstream_failed(const http::request<http::string_body>& re
     a.response.set("X-Cache", x_cache_value(cache));
     return a;
   }
-  spdlog::warn("upstream {} failed ({}): {} [trackingId {}]", std::string_view(req.method_string()),
-               to_string(res.failure), res.detail, tracking);
+  log::warn("upstream request failed", {{"method", std::string_view(req.method_string())},
+                                        {"failure", to_string(res.failure)},
+                                        {"error", res.detail},
+                                        {"trackingid", tracking}});
   a.response = error_response(status, req.version(), message, tracking);
   a.response.set("X-Cache", x_cache_value(cache));
   return a;
@@ -536,7 +565,7 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
 
   // Uncacheable forms and callers without a token go upstream and are never stored.
   if (!r.cacheable || !who.token) {
-    auto res = co_await forward(req, pool, ask::as_sent, scope_of(req, who, resource.str(), false));
+    auto res = co_await forward(req, pool, ask::as_sent, scope_of(req, r, who, resource.str(), false));
     if (res.failure != upstream_failure::none) co_return upstream_failed(req, res, cache_result::bypass);
     co_await learn_from(res.response.result_int(), who, &scope);
     a.upstream_status = res.response.result_int();
@@ -596,15 +625,15 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
     std::optional<flight_guard> guard;
     if (joined.leader) guard.emplace(coalescer_, flight_key, joined.f);
     auto fetched = std::make_shared<upstream_result>(
-        co_await forward(req, pool, ask::fill, scope_of(req, who, key.resource.str(), may_use_stale)));
+        co_await forward(req, pool, ask::fill, scope_of(req, r, who, key.resource.str(), may_use_stale)));
     res = fetched;
     if (guard) guard->set(res);
   }
 
   if (res->failure != upstream_failure::none) {
     if (may_use_stale) {
-      spdlog::warn("upstream unavailable ({}): {}; answering with a stale entry",
-                   to_string(res->failure), res->detail);
+      log::warn("upstream unavailable: answering with a stale entry",
+                {{"failure", to_string(res->failure)}, {"error", res->detail}});
       a.cache = cache_result::stale;
       a.entry = cached;
       co_return a;
@@ -679,7 +708,7 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
   answer a;
   // Identity-encoded: a call park's answer carries its new ID after a rename, and the proxy must
   // be able to read it whatever the caller accepts.
-  auto res = co_await forward(req, pool, ask::identity, scope_of(req, who, r.key().str(), false));
+  auto res = co_await forward(req, pool, ask::identity, scope_of(req, r, who, r.key().str(), false));
   if (res.failure != upstream_failure::none) {
     // Sent, but no answer read (a timeout, a connection lost, an answer too large or garbled):
     // Webex may have applied it. Drop what a 2xx would have dropped.
@@ -687,9 +716,12 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
         res.failure == upstream_failure::too_large) {
       co_await who.redis->run(store_, &cache::store::invalidate, r.key());
       metrics_.invalidations.with({"unknown_outcome"}).inc();
-      spdlog::warn("{} of {} {} in location {}: outcome unknown ({}); invalidated as if applied",
-                   std::string_view(req.method_string()), to_string(r.resource), r.resource_id,
-                   r.location_id, to_string(res.failure));
+      log::warn("write outcome unknown: invalidated as if applied",
+                {{"method", std::string_view(req.method_string())},
+                 {"resource", to_string(r.resource)},
+                 {"resource_id", r.resource_id},
+                 {"location_id", r.location_id},
+                 {"failure", to_string(res.failure)}});
     }
     co_return upstream_failed(req, res, cache_result::bypass);
   }
@@ -710,8 +742,9 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
                                 cache::resource_key(key.kind, r.location_id, *new_id));
         metrics_.invalidations.with({"rename"}).inc();
         metrics_.renames().inc();
-        spdlog::info("call park renamed: {} -> {} in location {}", r.resource_id, *new_id,
-                     r.location_id);
+        log::info("call park renamed", {{"resource_id", r.resource_id},
+                                        {"new_id", *new_id},
+                                        {"location_id", r.location_id}});
       }
     }
   }
@@ -726,7 +759,7 @@ net::awaitable<answer> proxy_service::pass_through(http::request<http::string_bo
   answer a;
   a.cache = cache_result::bypass;
   const std::string_view target = req.target();
-  const auto scope = scope_of(req, who, target.substr(0, target.find('?')), false);
+  const auto scope = scope_of(req, r, who, target.substr(0, target.find('?')), false);
   const auto up = make_upstream_request(req, base_path_);
   auto budget = live_.max_retry_wait();
   constexpr int max_rounds = 8;
@@ -752,16 +785,15 @@ net::awaitable<answer> proxy_service::pass_through(http::request<http::string_bo
 
     auto stream = co_await pool.open(up);
     if (stream.failure != upstream_failure::none) {
-      metrics_.upstream_requests.with({"error"}).inc();
-      metrics_.upstream_errors.with({std::string(to_string(stream.failure))}).inc();
+      metrics_.upstream_errors.with({std::string(scope.route), std::string(to_string(stream.failure))}).inc();
       upstream_result failed;
       failed.failure = stream.failure;
       failed.detail = stream.detail;
       co_return upstream_failed(req, failed, cache_result::bypass);
     }
     const unsigned status = stream.parser->get().result_int();
-    metrics_.upstream_status_cell(status).inc();
-    metrics_.upstream_duration().observe(stream.header_seconds);
+    metrics_.upstream_status_cell(scope.route, status).inc();
+    metrics_.upstream_duration_cell(scope.route).observe(stream.header_seconds);
 
     if (status == 429 || status == 423) {
       const auto wait = co_await note_rate_limit(

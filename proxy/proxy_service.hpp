@@ -121,15 +121,19 @@ struct proxy_metrics {
   counter& request_cell(std::string_view route, cache_result cache);
   counter& response_cell(unsigned status);
   histogram& duration_cell(cache_result cache);
-  counter& upstream_status_cell(unsigned status);  // upstream_requests{status=...}
+  // Labels: `route` a route_label() (upstream sees call_park, paging_group, passthrough); `code`
+  // a full HTTP status code, on every family that has one.
+  counter& upstream_status_cell(std::string_view route, unsigned status);
+  histogram& upstream_duration_cell(std::string_view route);
 
  private:
   template <class Cell>
   static Cell& resolve(std::atomic<Cell*>& slot, family<Cell>& f, std::vector<std::string> labels);
   std::array<std::array<std::atomic<counter*>, 4>, 4> request_cells_{};  // [route][cache]
-  std::array<std::atomic<counter*>, 5> response_cells_{};                 // [1xx..5xx]
+  std::array<std::atomic<counter*>, 500> response_cells_{};               // [status - 100]
   std::array<std::atomic<histogram*>, 4> duration_cells_{};               // [cache]
-  std::array<std::atomic<counter*>, 500> upstream_status_cells_{};        // [status - 100]
+  std::array<std::array<std::atomic<counter*>, 500>, 3> upstream_status_cells_{};  // [route][status - 100]
+  std::array<std::atomic<histogram*>, 3> upstream_duration_cells_{};               // [route]
 };
 
 // What the rate limits must know about one upstream exchange.
@@ -139,6 +143,7 @@ struct exchange_scope {
   bool idempotent = true;      // may be sent again after a wait
   bool stale_available = false;  // a stale answer the caller may see exists: never wait
   redis_budget* redis = nullptr;   // the request's (set by scope_of)
+  std::string_view route = "passthrough";  // route_label() of the request, for metrics
 };
 
 class proxy_service {
@@ -190,8 +195,9 @@ class proxy_service {
                                   const cache::grant_scope* scope);
   answer upstream_failed(const http::request<http::string_body>& req, const upstream_result& res,
                          cache_result cache);
-  exchange_scope scope_of(const http::request<http::string_body>& req, const caller& who,
-                          std::string_view resource, bool stale_available) const;
+  exchange_scope scope_of(const http::request<http::string_body>& req, const route& r,
+                          const caller& who, std::string_view resource,
+                          bool stale_available) const;
 
   cache::store& store_;
   cache::grant_store& grants_;

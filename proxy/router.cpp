@@ -110,6 +110,45 @@ route route_request(std::string_view method, std::string_view target) {
   return r;
 }
 
+namespace {
+
+bool api_word(std::string_view s) {
+  if (s.empty() || s.size() > 48) return false;
+  if (s[0] == 'v' && s.size() > 1) {
+    bool digits = true;
+    for (char c : s.substr(1)) digits = digits && c >= '0' && c <= '9';
+    if (digits) return true;
+  }
+  if (s[0] < 'a' || s[0] > 'z') return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string path_template(std::string_view target) {
+  const auto path = target.substr(0, target.find('?'));
+  if (path.empty() || path[0] != '/') return "-";
+  std::string out;
+  out.reserve(path.size());
+  std::size_t at = 1, count = 0;
+  for (;;) {
+    const auto slash = path.find('/', at);
+    const auto seg = path.substr(at, slash == std::string_view::npos ? path.npos : slash - at);
+    if (++count > 16) {
+      out += "/...";
+      break;
+    }
+    out += '/';
+    if (api_word(seg)) out += seg;
+    else if (!seg.empty()) out += "{id}";
+    if (slash == std::string_view::npos) break;
+    at = slash + 1;
+  }
+  return out;
+}
+
 std::string_view route_label(const route& r) noexcept {
   switch (r.kind) {
     case route_kind::invalid: return "invalid";

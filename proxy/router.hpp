@@ -43,4 +43,10 @@ route route_request(std::string_view method, std::string_view target);
 // Bounded metric label: "call_park", "paging_group", "passthrough", "invalid".
 std::string_view route_label(const route& r) noexcept;
 
+// The target's path for the access log, with every segment that is not an API word replaced by
+// {id}: /v1/telephony/config/locations/{id}/callParks/{id}. An API word is a camelCase name
+// (`callParks`, `availableUsers`) or a version (`v1`); IDs, numbers and anything percent-encoded
+// are not. No query string, and at most 16 segments (then `/...`).
+std::string path_template(std::string_view target);
+
 }  // namespace wcp::proxy

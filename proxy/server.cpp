@@ -4,7 +4,9 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <set>
 #include <thread>
@@ -20,7 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
+#include "proxy/log.hpp"
 
 #include "cache/grants.hpp"
 #include "cache/invalidation_bus.hpp"
@@ -28,6 +30,7 @@
 #include "cache/redis_connection.hpp"
 #include "cache/redis_store.hpp"
 #include "cache/tiered_cache.hpp"
+#include "config/upstream_proxy.hpp"
 #include "proxy/admin_session.hpp"
 #include "proxy/process_metrics.hpp"
 #include "proxy/client_session.hpp"
@@ -64,6 +67,8 @@ std::chrono::milliseconds fence_lifetime(const config::config& c) {
 struct server::impl {
   struct worker {
     net::io_context ioc{1};
+    // The last watchdog round this worker's loop ran (see feed_watchdog).
+    std::atomic<std::uint64_t> heartbeat{0};
     net::executor_work_guard<net::io_context::executor_type> guard = net::make_work_guard(ioc);
     std::unique_ptr<upstream_pool> pool;
     session_registry sessions;
@@ -98,6 +103,9 @@ struct server::impl {
   cache::store* store_iface = nullptr;
   std::unique_ptr<proxy_service> service;
   std::optional<net::ip::tcp::acceptor> client_acceptor;
+  // Installed before the listener lines are logged: a reload or stop sent as soon as the daemon
+  // is seen listening (or READY) is handled, never the signal's default action.
+  std::optional<net::signal_set> signal_set;
   std::optional<net::ip::tcp::acceptor> admin_acceptor;
   std::atomic<std::size_t> next_worker{0};
   int exit_code = 0;
@@ -174,8 +182,8 @@ struct server::impl {
       if (&static_cast<net::execution_context&>(candidate->ioc) == &owner) w = candidate.get();
     if (state.connections.load() >= cfg.max_connections) {
       metrics.rejected_connections().inc();
-      spdlog::warn("refused a connection: {} connections open (--max-connections)",
-                   cfg.max_connections);
+      log::warn("refused a connection: too many open (--max-connections)",
+                {{"max_connections", cfg.max_connections}});
       auto s = std::make_shared<net::ip::tcp::socket>(std::move(socket));
       static constexpr std::string_view busy =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -198,14 +206,15 @@ struct server::impl {
                     try {
                       std::rethrow_exception(e);
                     } catch (const std::exception& x) {
-                      spdlog::error("client session ended by an internal error: {}", x.what());
+                      log::error("client session ended by an internal error",
+                                 {{"error", x.what()}});
                     }
                   });
   }
 
   void apply_live(const config::config& c) {
     live.apply(c);
-    spdlog::set_level(spdlog::level::from_str(c.log_level));
+    log::set_levels(c.log_level, c.access_log);
   }
 
   void on_reload() {
@@ -215,7 +224,7 @@ struct server::impl {
     apply_live(*next);
     // One line naming every changed setting that only a restart applies.
     static const std::set<std::string> live_settings = {
-        "log-level", "cache-ttl", "stale-ttl", "grant-ttl", "max-retry-wait", "max-backoff",
+        "log-level", "access-log", "cache-ttl", "stale-ttl", "grant-ttl", "max-retry-wait", "max-backoff",
         "default-backoff"};
     std::string needs_restart;
     for (const auto& name : config::changed_settings(cfg, *next)) {
@@ -224,13 +233,18 @@ struct server::impl {
       needs_restart += name;
     }
     if (!needs_restart.empty())
-      spdlog::warn("reload: changed, but needs a restart (running value kept): {}", needs_restart);
-    spdlog::info("reloaded: log-level={} cache-ttl={}s stale-ttl={}s grant-ttl={}s "
-                 "max-retry-wait={}s max-backoff={}s default-backoff={}s",
-                 next->log_level, next->cache_ttl.count(), next->stale_ttl.count(),
-                 next->grant_ttl.count(), next->max_retry_wait.count(), next->max_backoff.count(),
-                 next->default_backoff.count());
+      log::warn("reload: changed, but needs a restart (running value kept): " + needs_restart,
+                {{"needs_restart", needs_restart}});
+    log::info("reloaded", {{"log_level", next->log_level},
+                           {"access_log", next->access_log ? "on" : "off"},
+                           {"cache_ttl_s", next->cache_ttl.count()},
+                           {"stale_ttl_s", next->stale_ttl.count()},
+                           {"grant_ttl_s", next->grant_ttl.count()},
+                           {"max_retry_wait_s", next->max_retry_wait.count()},
+                           {"max_backoff_s", next->max_backoff.count()},
+                           {"default_backoff_s", next->default_backoff.count()}});
     cfg.log_level = next->log_level;
+    cfg.access_log = next->access_log;
     cfg.cache_ttl = next->cache_ttl;
     cfg.stale_ttl = next->stale_ttl;
     cfg.grant_ttl = next->grant_ttl;
@@ -240,7 +254,7 @@ struct server::impl {
   }
 
   net::awaitable<void> handle_signals() {
-    net::signal_set signals(control().ioc, SIGINT, SIGTERM, SIGHUP);
+    auto& signals = *signal_set;
     for (;;) {
       auto [ec, sig] = co_await signals.async_wait(use_tuple);
       if (ec) co_return;
@@ -256,9 +270,9 @@ struct server::impl {
   }
 
   net::awaitable<void> drain(int sig) {
-    spdlog::info("{}: draining ({} connections open, {} requests in flight)",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", state.connections.load(),
-                 state.in_flight.load());
+    log::info("draining", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"},
+                           {"connections", state.connections.load()},
+                           {"in_flight", state.in_flight.load()}});
     sd_notify(0, "STOPPING=1");
     state.draining = true;
     boost::system::error_code ignored;
@@ -284,9 +298,10 @@ struct server::impl {
         });
     }
     if (state.connections.load() > 0)
-      spdlog::warn("drain timeout: closing {} connections", state.connections.load());
+      log::warn("drain timeout: closing the connections still open",
+                {{"connections", state.connections.load()}});
     else
-      spdlog::info("drained");
+      log::info("drained");
     if (admin_acceptor) admin_acceptor->close(ignored);
     // Close Redis before the event loops stop: its sockets and hiredis contexts live on them.
     if (redis_subscriber) co_await redis_subscriber->close();
@@ -295,16 +310,50 @@ struct server::impl {
   }
 
   // With WatchdogSec= set, tell systemd the event loop still turns, at half its interval.
+  // Feeds the systemd watchdog only while every event loop makes progress: each round posts a
+  // heartbeat to every worker, and the next round pings only if all of them ran theirs. A worker
+  // stuck for a whole round (a blocking call, a loop that never yields) stops the pings, and
+  // systemd restarts the daemon after WatchdogSec. This coroutine runs on the control loop, so
+  // that loop's own progress is what lets it run at all.
   net::awaitable<void> feed_watchdog() {
     std::uint64_t usec = 0;
     if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) co_return;
+    const auto period = std::chrono::microseconds(usec / 2);
     net::steady_timer timer(control().ioc);
-    for (;;) {
-      sd_notify(0, "WATCHDOG=1");
-      timer.expires_after(std::chrono::microseconds(usec / 2));
+    bool stuck_logged = false;
+    for (std::uint64_t round = 1;; ++round) {
+      std::size_t stuck = 0, first_stuck = 0;
+      for (std::size_t i = 0; i < workers.size(); ++i)
+        if (workers[i]->heartbeat.load(std::memory_order_acquire) + 1 < round && stuck++ == 0)
+          first_stuck = i;
+      if (stuck == 0) {
+        sd_notify(0, "WATCHDOG=1");
+        stuck_logged = false;
+      } else if (!stuck_logged) {
+        log::error("a worker loop made no progress: the systemd watchdog is not fed",
+                   {{"worker", first_stuck},
+                    {"stuck_workers", stuck},
+                    {"for_ms", std::chrono::duration_cast<std::chrono::milliseconds>(period).count()}});
+        stuck_logged = true;
+      }
+      for (auto& w : workers)
+        net::post(w->ioc, [wp = w.get(), round] {
+          wp->heartbeat.store(round, std::memory_order_release);
+        });
+      timer.expires_after(period);
       auto [ec] = co_await timer.async_wait(use_tuple);
       if (ec) co_return;
     }
+  }
+
+  // A test hook, off unless the environment asks for it: with WCP_DEBUG_WEDGE_ON_SIGUSR2=1,
+  // SIGUSR2 blocks the last worker's event loop for ten minutes, as a stuck worker would.
+  net::awaitable<void> wedge_on_sigusr2() {
+    net::signal_set usr2(control().ioc, SIGUSR2);
+    auto [ec, sig] = co_await usr2.async_wait(use_tuple);
+    if (ec) co_return;
+    log::warn("SIGUSR2: wedging the last worker loop (WCP_DEBUG_WEDGE_ON_SIGUSR2 is set)");
+    net::post(workers.back()->ioc, [] { std::this_thread::sleep_for(std::chrono::minutes(10)); });
   }
 
   // The grants this process holds: the embedded store's, or in Redis mode the L1 copy.
@@ -416,6 +465,14 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
     m.metrics_registry.add_gauge_fn("webex_cache_proxy_grants_held",
                                     "Grants (token, org form, location) held in this process.",
                                     [g] { return static_cast<double>(g->size()); });
+  if (auto* b = m.backoff ? m.backoff.get() : m.tiered ? &m.tiered->l1_backoff() : nullptr)
+    m.metrics_registry.add_gauge_fns(
+        "webex_cache_proxy_rate_limit_blocks",
+        "Rate-limit blocks in force now that this instance knows (set here or announced by "
+        "another instance), by reason: 429 a token, 423 a resource.",
+        "reason",
+        {{"429", [b] { return static_cast<double>(b->in_force().token); }},
+         {"423", [b] { return static_cast<double>(b->in_force().resource); }}});
   auto* st = &m.state;
   m.metrics_registry.add_gauge_fn("webex_cache_proxy_ready", "1 when serving, 0 when draining.",
                                   [st] { return st->listening && !st->draining ? 1.0 : 0.0; });
@@ -430,6 +487,17 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
   us.request_timeout = m.cfg.upstream_timeout;
   us.max_idle = m.cfg.upstream_max_idle;
   us.max_body = m.cfg.max_upstream_body_bytes;
+  if (!m.cfg.upstream_proxy.empty()) {
+    // Validated by the loader with the same parser: this cannot fail for a loaded config.
+    const auto proxy = config::parse_upstream_proxy_url(m.cfg.upstream_proxy);
+    if (!proxy.url) throw config::config_error("--upstream-proxy: " + proxy.error);
+    us.proxy.emplace();
+    us.proxy->host = proxy.url->host;
+    us.proxy->port = proxy.url->port;
+    if (!m.cfg.upstream_proxy_credentials_file.empty())
+      us.proxy->authorization = basic_proxy_authorization(config::read_secret_file(
+          m.cfg.upstream_proxy_credentials_file, "upstream-proxy-credentials-file"));
+  }
   for (auto& w : m.workers) w->pool = std::make_unique<upstream_pool>(w->ioc.get_executor(), us);
 }
 
@@ -437,6 +505,7 @@ server::~server() = default;
 
 void server::start() {
   auto& m = *impl_;
+  m.signal_set.emplace(m.control().ioc, SIGINT, SIGTERM, SIGHUP);
   m.client_acceptor.emplace(bind_listener(m.control().ioc, m.cfg.listen.host, m.cfg.listen.port));
   m.admin_acceptor.emplace(
       bind_listener(m.control().ioc, m.cfg.admin_listen.host, m.cfg.admin_listen.port));
@@ -445,16 +514,26 @@ void server::start() {
     return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" +
            std::to_string(ep.port());
   };
-  spdlog::info("client listener on {}{}", show(m.client_acceptor->local_endpoint()),
-               m.client_tls ? " (HTTPS)" : "");
-  spdlog::info("admin listener on {}", show(m.admin_acceptor->local_endpoint()));
+  // The address last: scripts (and the tests) read the port at the end of the line.
+  log::info("client listener", {{"tls", m.client_tls ? "on" : "off"},
+                                {"address", show(m.client_acceptor->local_endpoint())}});
+  log::info("admin listener", {{"address", show(m.admin_acceptor->local_endpoint())}});
   if (m.cfg.redis == "none") {
-    spdlog::info("upstream {}, {} worker threads, in-process store of {} bytes", m.cfg.upstream,
-                 m.workers.size(), m.cfg.memory_max_bytes);
+    log::info("started", {{"version", config::version()},
+                          {"upstream", m.cfg.upstream},
+                          {"upstream_proxy", m.cfg.upstream_proxy},
+                          {"threads", m.workers.size()},
+                          {"store", "in-process"},
+                          {"memory_max_bytes", m.cfg.memory_max_bytes}});
   } else {
-    spdlog::info("upstream {}, {} worker threads, Redis store {} (prefix {}), in-process L1 of {} bytes",
-                 m.cfg.upstream, m.workers.size(), config::describe_redis(m.cfg.redis),
-                 m.cfg.redis_prefix, m.cfg.l1_max_bytes);
+    log::info("started", {{"version", config::version()},
+                          {"upstream", m.cfg.upstream},
+                          {"upstream_proxy", m.cfg.upstream_proxy},
+                          {"threads", m.workers.size()},
+                          {"store", "redis"},
+                          {"redis", config::describe_redis(m.cfg.redis)},
+                          {"redis_prefix", m.cfg.redis_prefix},
+                          {"l1_max_bytes", m.cfg.l1_max_bytes}});
   }
 
   net::co_spawn(m.control().ioc,
@@ -482,6 +561,9 @@ void server::start() {
   }
   net::co_spawn(m.control().ioc, m.handle_signals(), net::detached);
   net::co_spawn(m.control().ioc, m.sweep_grants(), net::detached);
+  // The hook's signal set exists before the first watchdog ping is sent.
+  if (const char* wedge = std::getenv("WCP_DEBUG_WEDGE_ON_SIGUSR2"); wedge && std::string_view(wedge) == "1")
+    net::co_spawn(m.control().ioc, m.wedge_on_sigusr2(), net::detached);
   net::co_spawn(m.control().ioc, m.feed_watchdog(), net::detached);
   m.state.listening = true;
 }
@@ -494,7 +576,7 @@ int server::run() {
   m.control().ioc.run();
   for (auto& w : m.workers)
     if (w->thread.joinable()) w->thread.join();
-  spdlog::info("stopped");
+  log::info("stopped");
   return m.exit_code;
 }
 

@@ -14,10 +14,14 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/http/write.hpp>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 namespace wcp::proxy {
@@ -30,6 +34,8 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto max_idle_age = std::chrono::seconds(15);
 constexpr auto resolve_ttl = std::chrono::seconds(60);
 constexpr std::uint32_t upstream_header_limit = 64 * 1024;
+// An egress proxy's answer to CONNECT is a status line and a few headers.
+constexpr std::size_t proxy_answer_limit = 8 * 1024;
 
 double since(steady::time_point t) {
   return std::chrono::duration<double>(steady::now() - t).count();
@@ -47,6 +53,12 @@ upstream_failure classify(const beast::error_code& ec) {
 beast::error_code check_interim(unsigned status, int seen) {
   if (status == 101 || (status < 200 && seen >= 8)) return http::error::bad_status;
   return {};
+}
+
+// host:port as a CONNECT target and its Host header: an IPv6 address in brackets.
+std::string authority(const std::string& host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 // A failure on a reused connection before any answer: upstream closed it while it sat idle.
@@ -67,6 +79,7 @@ std::string_view to_string(upstream_failure f) noexcept {
     case upstream_failure::protocol: return "protocol";
     case upstream_failure::too_large: return "too_large";
     case upstream_failure::rate_limited: return "rate_limited";
+    case upstream_failure::proxy: return "proxy";
   }
   return "unknown";
 }
@@ -159,13 +172,18 @@ net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
   reused = false;
 
   const auto& url = settings_.url;
+  // With an egress proxy, TCP goes to the proxy; the upstream name is resolved by the proxy.
+  const auto& proxy = settings_.proxy;
+  const std::string& tcp_host = proxy ? proxy->host : url.host;
+  const std::uint16_t tcp_port = proxy ? proxy->port : url.port;
+  const std::string tcp_peer = (proxy ? "proxy " : "") + authority(tcp_host, tcp_port);
   if (!resolved_ || steady::now() - resolved_at_ > resolve_ttl) {
     net::ip::tcp::resolver resolver(ex_);
-    auto [ec, results] =
-        co_await resolver.async_resolve(url.host, std::to_string(url.port), use_tuple);
+    const std::string service = std::to_string(tcp_port);
+    auto [ec, results] = co_await resolver.async_resolve(tcp_host, service, use_tuple);
     if (ec) {
       failure = upstream_failure::connect;
-      detail = "resolving " + url.host + ": " + ec.message();
+      detail = "resolving " + (proxy ? "proxy " + tcp_host : tcp_host) + ": " + ec.message();
       co_return nullptr;
     }
     resolved_.emplace();
@@ -186,11 +204,16 @@ net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
   auto [ec, ep] = co_await tcp->async_connect(*resolved_, use_tuple);
   if (ec) {
     failure = ec == beast::error::timeout ? upstream_failure::timeout : upstream_failure::connect;
-    detail = "connecting to " + url.host + ":" + std::to_string(url.port) + ": " + ec.message();
+    detail = "connecting to " + tcp_peer + ": " + ec.message();
     resolved_.reset();  // resolve again next time: the address may have moved
     co_return nullptr;
   }
   tcp->socket().set_option(net::ip::tcp::no_delay(true));
+  if (proxy) {
+    // Under the same deadline as the connect and the handshake (--connect-timeout).
+    const bool tunnel = co_await open_tunnel(*tcp, failure, detail);
+    if (!tunnel) co_return nullptr;
+  }
 
   if (url.tls) {
     beast::error_code address_ec;
@@ -212,6 +235,77 @@ net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
   }
   tcp->expires_never();
   co_return c;
+}
+
+net::awaitable<bool> upstream_pool::open_tunnel(beast::tcp_stream& tcp, upstream_failure& failure,
+                                                std::string& detail) {
+  const auto& proxy = *settings_.proxy;
+  const auto& url = settings_.url;
+  const std::string target = authority(url.host, url.port);
+  const std::string where = "proxy " + authority(proxy.host, proxy.port);
+  std::string request = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n";
+  if (!proxy.authorization.empty()) request += "Proxy-Authorization: " + proxy.authorization + "\r\n";
+  request += "\r\n";
+  auto [wec, wn] = co_await net::async_write(tcp, net::buffer(request), use_tuple);
+  if (wec) {
+    failure = wec == beast::error::timeout ? upstream_failure::timeout : upstream_failure::connect;
+    detail = "sending CONNECT " + target + " to " + where + ": " + wec.message();
+    co_return false;
+  }
+
+  // Never past the blank line: what follows it is upstream's (the TLS handshake) and must stay in
+  // the socket for the stream that reads it next. Each read asks for at most the bytes that
+  // cannot reach beyond a blank line the head may be about to end with.
+  std::string head;
+  const auto ends_with = [&head](std::string_view tail) {
+    return head.size() >= tail.size() && head.compare(head.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  while (!ends_with("\r\n\r\n")) {
+    if (head.size() >= proxy_answer_limit) {
+      failure = upstream_failure::proxy;
+      detail = where + " answered CONNECT " + target + " with a head over " +
+               std::to_string(proxy_answer_limit) + " bytes";
+      co_return false;
+    }
+    const std::size_t want = ends_with("\r\n\r") ? 1 : ends_with("\r\n") ? 2 : ends_with("\r") ? 3 : 4;
+    char chunk[4];
+    auto [rec, rn] = co_await tcp.async_read_some(net::buffer(chunk, want), use_tuple);
+    head.append(chunk, rn);
+    if (rec) {
+      failure = rec == beast::error::timeout ? upstream_failure::timeout : upstream_failure::proxy;
+      detail = where + " did not answer CONNECT " + target + ": " + rec.message();
+      co_return false;
+    }
+    // Not HTTP at all (a TLS or SOCKS port, say): no need to wait for a blank line.
+    if (head.size() >= 5 && head.compare(0, 5, "HTTP/") != 0) {
+      failure = upstream_failure::proxy;
+      detail = where + " answered CONNECT " + target + " with something other than HTTP";
+      co_return false;
+    }
+  }
+
+  http::response_parser<http::empty_body> parser;
+  parser.eager(false);
+  beast::error_code pec;
+  parser.put(net::buffer(head), pec);
+  if (pec || !parser.is_header_done()) {
+    failure = upstream_failure::proxy;
+    detail = where + " answered CONNECT " + target + " with an unreadable head (" +
+             (pec ? pec.message() : std::string("incomplete")) + ")";
+    co_return false;
+  }
+  // Any 2xx opens the tunnel (RFC 9110, 9.3.6). The proxy's own reason phrase is not logged.
+  const unsigned status = parser.get().result_int();
+  if (status / 100 != 2) {
+    failure = upstream_failure::proxy;
+    detail = where + " refused CONNECT " + target + ": " + std::to_string(status) + " " +
+             std::string(http::obsolete_reason(http::int_to_status(status)));
+    if (status == 407)
+      detail += proxy.authorization.empty() ? " (no --upstream-proxy-credentials-file given)"
+                                            : " (check --upstream-proxy-credentials-file)";
+    co_return false;
+  }
+  co_return true;
 }
 
 net::awaitable<upstream_result> upstream_pool::fetch(http::request<http::string_body> req) {
@@ -311,6 +405,15 @@ net::awaitable<upstream_stream> upstream_pool::open(http::request<http::string_b
   }
   r.header_seconds = since(start);
   co_return r;
+}
+
+std::string basic_proxy_authorization(std::string_view user_password) {
+  std::string encoded(4 * ((user_password.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                                reinterpret_cast<const unsigned char*>(user_password.data()),
+                                static_cast<int>(user_password.size()));
+  encoded.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
+  return "Basic " + encoded;
 }
 
 std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file) {

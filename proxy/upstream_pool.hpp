@@ -5,6 +5,9 @@
 // TLS verifies the certificate chain against the system store (or the configured CA file) and
 // the host name, and sends SNI.
 //
+// With an egress proxy, every connection is a tunnel: TCP to the proxy, `CONNECT host:port`, and
+// on a 2xx the exchange (TLS included, still verified against the upstream host) runs through it.
+//
 // Thread-safety: a pool belongs to one io_context run by one thread; use it only from there.
 #pragma once
 
@@ -13,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -20,6 +24,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -30,8 +35,16 @@
 
 namespace wcp::proxy {
 
+// An HTTP proxy that upstream connections go through (CONNECT).
+struct egress_proxy {
+  std::string host;  // name or address, without brackets
+  std::uint16_t port = 0;
+  std::string authorization;  // Proxy-Authorization value, "" = none. A secret: never logged
+};
+
 struct upstream_settings {
   upstream_url url;
+  std::optional<egress_proxy> proxy;  // set: every connection is a CONNECT tunnel through it
   std::shared_ptr<ssl::context> tls;  // REQUIRES: set when url.tls
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{30000};
@@ -41,7 +54,9 @@ struct upstream_settings {
 
 // Why an exchange produced no usable answer.
 // rate_limited: the proxy did not send (or stopped resending) because upstream asked it to wait.
-enum class upstream_failure { none, connect, tls, timeout, protocol, too_large, rate_limited };
+// proxy: the egress proxy refused the tunnel (any non-2xx answer to CONNECT) or answered it with
+// something unreadable; nothing was sent upstream.
+enum class upstream_failure { none, connect, tls, timeout, protocol, too_large, rate_limited, proxy };
 std::string_view to_string(upstream_failure f) noexcept;
 
 struct upstream_result {
@@ -92,6 +107,9 @@ class upstream_pool {
  private:
   net::awaitable<std::unique_ptr<upstream_connection>> acquire(bool& reused, upstream_failure& f,
                                                                std::string& detail);
+  // Asks the egress proxy for a tunnel to upstream on a connected stream. False with `f` and
+  // `detail` set when it does not open one.
+  net::awaitable<bool> open_tunnel(beast::tcp_stream& tcp, upstream_failure& f, std::string& detail);
   void put_back(std::unique_ptr<upstream_connection> c);
 
   net::any_io_executor ex_;
@@ -102,6 +120,9 @@ class upstream_pool {
 };
 
 bool is_idempotent(http::verb method) noexcept;
+
+// The Proxy-Authorization value for `user_password` ("user:password"): "Basic " + base64.
+std::string basic_proxy_authorization(std::string_view user_password);
 
 // Fails startup with a clear exception when the CA file cannot be loaded.
 std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file);

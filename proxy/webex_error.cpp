@@ -5,42 +5,20 @@
 #include <cstdio>
 #include <random>
 
+#include "proxy/json_text.hpp"
+
 namespace wcp::proxy {
 
-std::string json_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 8);
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
 std::string webex_error_body(std::string_view message, std::string_view tracking_id) {
-  const std::string m = json_escape(message);
   std::string body;
-  body.reserve(2 * m.size() + tracking_id.size() + 64);
-  body += R"({"message":")";
-  body += m;
-  body += R"(","errors":[{"description":")";
-  body += m;
-  body += R"("}],"trackingId":")";
-  body += json_escape(tracking_id);
-  body += "\"}";
+  body.reserve(2 * message.size() + tracking_id.size() + 64);
+  body += R"({"message":)";
+  append_json_string(body, message);
+  body += R"(,"errors":[{"description":)";
+  append_json_string(body, message);
+  body += R"(}],"trackingId":)";
+  append_json_string(body, tracking_id);
+  body += "}";
   return body;
 }
 

@@ -12,7 +12,4 @@ std::string webex_error_body(std::string_view message, std::string_view tracking
 // A tracking ID for an answer the proxy makes when the caller sent none.
 std::string new_tracking_id();
 
-// The text with JSON string escaping applied (no surrounding quotes).
-std::string json_escape(std::string_view text);
-
 }  // namespace wcp::proxy

@@ -1,5 +1,6 @@
 // Settings loader: sources and precedence, error messages, parsers, actions, validate, describe.
 #include "config/config.hpp"
+#include "config/upstream_proxy.hpp"
 
 #include <doctest/doctest.h>
 
@@ -464,4 +465,129 @@ TEST_CASE("describe masks the redis password") {
   CHECK(contains(cfg::describe(c), "redis = redis://user:***@cache:6379\n"));
   c.redis = "unix:///run/redis.sock";
   CHECK(contains(cfg::describe(c), "redis = unix:///run/redis.sock\n"));
+}
+
+TEST_CASE("upstream-proxy - accepted and refused URL forms") {
+  struct accepted {
+    const char* text;
+    const char* host;
+    unsigned port;
+  };
+  for (const accepted& a : {accepted{"http://proxy.corp:3128", "proxy.corp", 3128},
+                            accepted{"HTTP://10.0.0.1:8080", "10.0.0.1", 8080},
+                            accepted{"http://[::1]:3128", "::1", 3128},
+                            accepted{"http://proxy:3128/", "proxy", 3128},
+                            accepted{"http://egress_gw-1.example:65535", "egress_gw-1.example", 65535}}) {
+    CAPTURE(a.text);
+    const auto parsed = cfg::parse_upstream_proxy_url(a.text);
+    REQUIRE(parsed.url);
+    CHECK(parsed.url->host == a.host);
+    CHECK(parsed.url->port == a.port);
+    CHECK(load({"--upstream-proxy", a.text}).cfg.upstream_proxy == a.text);
+  }
+  // Unset, empty and "none" all mean: connect directly.
+  CHECK(load({}).cfg.upstream_proxy.empty());
+  CHECK(load({"--upstream-proxy", "none"}).cfg.upstream_proxy.empty());
+  CHECK(load({"--upstream-proxy", " None "}).cfg.upstream_proxy.empty());
+  CHECK(load({}, {"WEBEX_CACHE_PROXY_UPSTREAM_PROXY="}).cfg.upstream_proxy.empty());
+
+  struct refused {
+    const char* text;
+    const char* says;
+  };
+  for (const refused& r : {refused{"https://proxy:3128", "https:// proxy"},
+                           refused{"HTTPS://proxy:3128", "https:// proxy"},
+                           refused{"http://alice:hunter2@proxy:3128", "--upstream-proxy-credentials-file"},
+                           refused{"http://hunter2@proxy:3128", "--upstream-proxy-credentials-file"},
+                           refused{"http://proxy", "has no port"},
+                           refused{"http://proxy:", "has no port"},
+                           refused{"http://proxy:0", "bad port"},
+                           refused{"http://proxy:65536", "bad port"},
+                           refused{"http://proxy:31x8", "is not an http://HOST:PORT URL"},
+                           refused{"http://:3128", "has no host"},
+                           refused{"http://proxy:3128/path", "must not have a path"},
+                           refused{"http://proxy:3128?x=1", "query"},
+                           refused{"http://proxy:3128#frag", "fragment"},
+                           refused{"http://pro%78y:3128", "bad host name"},
+                           refused{"proxy.corp:3128", "is not an http://HOST:PORT URL"},
+                           refused{"socks5://proxy:1080", "is not an http://HOST:PORT URL"},
+                           refused{"http://proxy :3128", "is not an http://HOST:PORT URL"}}) {
+    CAPTURE(r.text);
+    CHECK_FALSE(cfg::parse_upstream_proxy_url(r.text).url);
+    const auto msg = load_error({"--upstream-proxy", r.text});
+    CAPTURE(msg);
+    CHECK(msg.rfind("--upstream-proxy: ", 0) == 0);
+    CHECK(contains(msg, r.says));
+    CHECK(!contains(msg, "hunter2"));  // a password in a refused URL is never echoed
+  }
+  // Every source is checked alike and named.
+  CHECK(contains(load_error({}, {"WEBEX_CACHE_PROXY_UPSTREAM_PROXY=https://proxy:3128"}),
+                 "(from WEBEX_CACHE_PROXY_UPSTREAM_PROXY)"));
+  temp_file file("upstream_proxy = http://proxy\n");
+  CHECK(contains(load_error({"--config", file.path}), "--upstream-proxy: \"http://proxy\" has no port"));
+  temp_file good_file("upstream-proxy = http://proxy.corp:3128\n");
+  CHECK(load({"--config", good_file.path}).cfg.upstream_proxy == "http://proxy.corp:3128");
+  CHECK(load({}, {"WEBEX_CACHE_PROXY_UPSTREAM_PROXY=http://10.1.2.3:8080"}).cfg.upstream_proxy ==
+        "http://10.1.2.3:8080");
+}
+
+TEST_CASE("upstream-proxy-credentials-file - user:password from a file, never echoed") {
+  temp_file creds("egress-user:s3cr3t:with:colons\n");
+  const auto r = load({"--upstream-proxy", "http://proxy:3128", "--upstream-proxy-credentials-file", creds.path});
+  CHECK(r.cfg.upstream_proxy_credentials_file == creds.path);
+  CHECK(!contains(cfg::describe(r.cfg), "s3cr3t"));
+  CHECK(contains(cfg::describe(r.cfg), "upstream-proxy-credentials-file = " + creds.path + "\n"));
+  temp_file empty_password("egress-user:\n");
+  CHECK(load_error({"--upstream-proxy", "http://proxy:3128", "--upstream-proxy-credentials-file",
+                    empty_password.path}).empty());
+
+  // Without a proxy, the file is a mistake.
+  const auto alone = load_error({"--upstream-proxy-credentials-file", creds.path});
+  CHECK(contains(alone, "--upstream-proxy-credentials-file: is set but --upstream-proxy is not"));
+
+  struct bad {
+    const char* content;
+    const char* says;
+  };
+  for (const bad& b : {bad{"hunter2\n", "user:password"}, bad{":hunter2\n", "empty user name"},
+                       bad{"alice:hun\tter2\n", "control character"}, bad{"", "is empty"},
+                       bad{"\nalice:hunter2\n", "is empty"}}) {
+    CAPTURE(b.content);
+    temp_file f(b.content);
+    const auto msg =
+        load_error({"--upstream-proxy", "http://proxy:3128", "--upstream-proxy-credentials-file", f.path});
+    CAPTURE(msg);
+    CHECK(msg.rfind("--upstream-proxy-credentials-file: ", 0) == 0);
+    CHECK(contains(msg, b.says));
+    CHECK(!contains(msg, "hunter2"));
+  }
+  CHECK(contains(load_error({"--upstream-proxy", "http://proxy:3128", "--upstream-proxy-credentials-file",
+                             "/nonexistent/proxy.creds"}),
+                 "cannot read"));
+}
+
+TEST_CASE("upstream-proxy - in --help under Upstream, in --check-config, round-tripped") {
+  const auto help = load({"--help"}).help_text;
+  const auto upstream_topic = help.find("Upstream (the Webex API):");
+  const auto next_topic = help.find("Cache and grants:");
+  REQUIRE(upstream_topic != std::string::npos);
+  for (const char* flag : {"--upstream-proxy URL", "--upstream-proxy-credentials-file FILE"}) {
+    CAPTURE(flag);
+    const auto at = help.find(flag);
+    CHECK(at > upstream_topic);
+    CHECK(at < next_topic);
+  }
+  CHECK(contains(help, "NO_PROXY"));  // says the usual variables are not read
+
+  temp_file creds("u:p\n");
+  const auto original =
+      load({"--upstream-proxy", "http://[::1]:3128", "--upstream-proxy-credentials-file", creds.path}).cfg;
+  const auto text = cfg::describe(original);
+  CHECK(contains(text, "upstream-proxy = http://[::1]:3128\n"));
+  temp_file file(text);
+  auto reloaded = load({"--config", file.path}).cfg;
+  reloaded.config_file.clear();
+  CHECK(reloaded == original);
+  CHECK(cfg::changed_settings(cfg::config{}, original) ==
+        std::vector<std::string>{"upstream-proxy", "upstream-proxy-credentials-file"});
 }

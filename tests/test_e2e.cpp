@@ -59,7 +59,13 @@ TEST_CASE("a miss goes upstream once - then the same token is answered from the 
 
   CHECK(s.metric(R"(webex_cache_proxy_requests_total{route="call_park",cache="hit"})") == 1);
   CHECK(s.metric(R"(webex_cache_proxy_requests_total{route="call_park",cache="miss"})") == 1);
-  CHECK(s.metric(R"(webex_cache_proxy_upstream_requests_total{status="200"})") == 1);
+  // Upstream metrics by route, with the full status code.
+  CHECK(s.metric(R"(webex_cache_proxy_upstream_requests_total{route="call_park",code="200"})") == 1);
+  CHECK(s.metric(R"(webex_cache_proxy_upstream_duration_seconds_count{route="call_park"})") == 1);
+  REQUIRE(s.get("/v1/people/me", s.world.token_admin_a).status == 200);
+  CHECK(s.metric(R"(webex_cache_proxy_upstream_requests_total{route="passthrough",code="200"})") == 1);
+  CHECK(s.metric(R"(webex_cache_proxy_upstream_requests_total{route="call_park",code="200"})") == 1);
+  CHECK(s.metric(R"(webex_cache_proxy_responses_total{code="200"})") == 3);
 }
 
 TEST_CASE("paging groups are cached the same way") {
@@ -425,7 +431,7 @@ TEST_CASE("an unreachable upstream gives 502 - a silent one 504 - both Webex-sha
   auto slow = s.get(park_path(s.world), bearer(s.world.token_admin_a));
   CHECK(slow.status == 504);
   CHECK(is_webex_error(slow.body));
-  CHECK(s.metric(R"(webex_cache_proxy_upstream_errors_total{reason="timeout"})") == 1);
+  CHECK(s.metric(R"(webex_cache_proxy_upstream_errors_total{route="call_park",reason="timeout"})") == 1);
 }
 
 TEST_CASE("upstream connections are kept alive and reused") {
@@ -458,7 +464,7 @@ TEST_CASE("HTTPS upstream: a certificate from the configured CA is accepted - an
     CHECK(res.status == 502);
     CHECK(is_webex_error(res.body));
     CHECK(s.fake.requests().empty());
-    CHECK(s.metric(R"(webex_cache_proxy_upstream_errors_total{reason="tls"})") == 1);
+    CHECK(s.metric(R"(webex_cache_proxy_upstream_errors_total{route="call_park",reason="tls"})") == 1);
   }
   std::filesystem::remove_all(dir);
 }

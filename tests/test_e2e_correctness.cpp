@@ -132,7 +132,8 @@ TEST_CASE("interim answers (1xx) are read past - the client gets the final answe
   auto hit = s.get(park, w.token_admin_a);
   CHECK(hit.header("X-Cache") == "HIT");
   CHECK(hit.body == body);
-  CHECK(s.metric(R"(webex_cache_proxy_upstream_requests_total{status="200"})") == 2);
+  CHECK(s.metric(R"(webex_cache_proxy_upstream_requests_total{route="call_park",code="200"})") == 1);
+  CHECK(s.metric(R"(webex_cache_proxy_upstream_requests_total{route="passthrough",code="200"})") == 1);
 }
 
 TEST_CASE("an upstream connection with bytes past its answer is never reused") {

@@ -68,11 +68,19 @@ class notify_socket {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       if (seen.find(what) != std::string::npos) return true;
-      char buf[1024];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n > 0) seen.append(buf, static_cast<std::size_t>(n)).append("\n");
+      receive_one();
     }
     return seen.find(what) != std::string::npos;
+  }
+  // Waits for the `n`th datagram containing `what`.
+  bool wait_for_count(const std::string& what, std::size_t n, milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (count(what) < n && std::chrono::steady_clock::now() < deadline) receive_one();
+    return count(what) >= n;
+  }
+  // Takes in what has been sent so far.
+  void drain() {
+    while (receive_one()) {}
   }
   std::size_t count(const std::string& what) const {
     std::size_t n = 0;
@@ -82,6 +90,15 @@ class notify_socket {
   std::string seen;
 
  private:
+  // One datagram into `seen`, waiting at most the socket's 100 ms receive timeout.
+  bool receive_one() {
+    char buf[1024];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    seen.append(buf, static_cast<std::size_t>(n)).append("\n");
+    return true;
+  }
+
   std::string dir_, path_;
   int fd_ = -1;
 };
@@ -103,6 +120,24 @@ TEST_CASE("systemd hears READY once listening - WATCHDOG while running - STOPPIN
   p.proc->signal(SIGTERM);
   CHECK(sock.wait_for("STOPPING=1"));
   CHECK(p.proc->wait(seconds(10)) == 0);
+}
+
+TEST_CASE("a stuck worker loop stops the watchdog pings") {
+  fake::fake_webex f;
+  notify_socket sock;
+  auto p = test::start_proxy({"--upstream", f.base_url(), "--threads", "2"},
+                             {"NOTIFY_SOCKET=" + sock.path(), "WATCHDOG_USEC=200000",
+                              "WCP_DEBUG_WEDGE_ON_SIGUSR2=1"});
+  REQUIRE(sock.wait_for("WATCHDOG=1\nWATCHDOG=1\nWATCHDOG=1"));  // both loops run: pings come
+  const auto mark = p.proc->output().size();
+  p.proc->signal(SIGUSR2);  // the test hook blocks the second worker's loop
+  p.proc->wait_for_output("made no progress", seconds(10), mark);
+  sock.drain();  // pings sent before the wedge was seen
+  const auto pings = sock.count("WATCHDOG=1");
+  // Ten watchdog periods later (half of WATCHDOG_USEC each) not one more ping has come.
+  CHECK_FALSE(sock.wait_for_count("WATCHDOG=1", pings + 1, milliseconds(1000)));
+  // The control loop itself still runs: the admin listener answers.
+  CHECK(http_request(p.admin_port, "GET", "/healthz").status == 200);
 }
 
 TEST_CASE("while draining /readyz answers 503 and an in-flight request still completes") {
@@ -137,11 +172,11 @@ TEST_CASE("SIGHUP re-reads the config file: the log level and the TTLs change li
   CHECK(http_request(p.port, "GET", path, bearer(w.token_admin_a)).header("X-Cache") == "HIT");
   // Both access lines (the miss and the hit) are out before the mark: a line is written once its
   // answer has been sent, so the client may see the answer first.
-  p.proc->wait_for_output("access method=GET");
-  p.proc->wait_for_output("access method=GET", seconds(10),
-                          p.proc->output().find("access method=GET") + 1);
+  p.proc->wait_for_output("access client=");
+  p.proc->wait_for_output("access client=", seconds(10),
+                          p.proc->output().find("access client=") + 1);
 
-  std::ofstream(conf) << "log-level = warn\ncache-ttl = 0\n"
+  std::ofstream(conf) << "log-level = warn\naccess-log = off\ncache-ttl = 0\n"
                           "# these need a restart\nmemory-max-bytes = 128MiB\nmax-connections = 77\n"
                           "client-header-timeout = 3s\nlog-format = json\nredis-prefix = other\n";
   const auto mark = p.proc->output().size();
@@ -153,7 +188,7 @@ TEST_CASE("SIGHUP re-reads the config file: the log level and the TTLs change li
     CAPTURE(name);
     CHECK(line.find(name) != std::string::npos);
   }
-  for (const char* live : {"log-level", "cache-ttl", "upstream"}) {
+  for (const char* live : {"log-level", "access-log", "cache-ttl", "upstream"}) {
     CAPTURE(live);
     CHECK(line.find(live) == std::string::npos);
   }
@@ -161,7 +196,7 @@ TEST_CASE("SIGHUP re-reads the config file: the log level and the TTLs change li
   // TTL 0: the entry is no longer fresh.
   test::http_connection c(p.port);
   CHECK(c.request("GET", path, bearer(w.token_admin_a)).header("X-Cache") == "MISS");
-  // warn: no more access lines. The session writes a request's access line before it reads the
+  // access-log off: no more access lines. The session writes a request's access line before it reads the
   // next request, so once a warning from a second request on the same connection is out, the
   // first one's access line would be out too.
   f.set_interceptor([](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
@@ -171,8 +206,11 @@ TEST_CASE("SIGHUP re-reads the config file: the log level and the TTLs change li
     return lost;
   });
   CHECK(c.request("GET", "/v1/warn-probe", bearer(w.token_admin_a)).status == 502);
-  p.proc->wait_for_output("upstream GET failed", seconds(10), mark);
-  CHECK(p.proc->output().find("access method=", mark) == std::string::npos);
+  p.proc->wait_for_output("upstream request failed", seconds(10), mark);
+  CHECK(p.proc->output().find("access client=", mark) == std::string::npos);
+  // warn: no info lines (a refusal is logged at info before its answer is sent).
+  CHECK(c.request("GET", "/v1/telephony/../people", bearer(w.token_admin_a)).status == 400);
+  CHECK(p.proc->output().find("refused a request", mark) == std::string::npos);
   f.set_interceptor({});
 
   // A bad file is refused (an error line shows even at warn) and the running settings stay.
@@ -345,7 +383,8 @@ TEST_CASE("a fresh daemon exports its known series at zero, before any event") {
            "webex_cache_proxy_coalesced_requests_total 0",
            "webex_cache_proxy_retries_total 0",
            "webex_cache_proxy_retry_wait_seconds_count 0",
-           "webex_cache_proxy_upstream_duration_seconds_count 0",
+           R"(webex_cache_proxy_upstream_duration_seconds_count{route="call_park"} 0)",
+           R"(webex_cache_proxy_rate_limit_blocks{reason="429"} 0)",
        }) {
     CAPTURE(series);
     CHECK(body.find(std::string("\n") + series + "\n") != std::string::npos);
@@ -359,8 +398,8 @@ TEST_CASE("a client that has its answer finds it counted on /metrics") {
   const auto path = fake::call_park_path(s.world.loc_a1, s.world.park_a1);
   const auto hits = R"(webex_cache_proxy_requests_total{route="call_park",cache="hit"})";
   const auto passthrough = R"(webex_cache_proxy_requests_total{route="passthrough",cache="bypass"})";
-  const auto ok = R"(webex_cache_proxy_responses_total{code="2xx"})";
-  const auto refused = R"(webex_cache_proxy_responses_total{code="4xx"})";
+  const auto ok = R"(webex_cache_proxy_responses_total{code="200"})";
+  const auto refused = R"(webex_cache_proxy_responses_total{code="400"})";
   REQUIRE(s.get(path, s.world.token_admin_a).header("X-Cache") == "MISS");
   for (int i = 1; i <= 40; ++i) {
     CAPTURE(i);
@@ -406,40 +445,6 @@ TEST_CASE("the systemd unit verifies and its exposure is rated 2.0 or lower") {
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("json logs are one JSON object per line - even for hostile input") {
-  fake::fake_webex f;
-  auto w = fake::populate_demo_world(f);
-  auto p = test::start_proxy({"--upstream", f.base_url(), "--log-format", "json"});
-  http_request(p.port, "GET", fake::call_park_path(w.loc_a1, w.park_a1), bearer(w.token_admin_a));
-  test::http_connection c(p.port);
-  c.send_raw("GET /v1/\"quoted\\ HTTP/1.1\r\nHost: x\r\n\r\n");
-  c.is_closed_by_peer(milliseconds(500));
-  p.proc->wait_for_output("access method=GET");
-  std::istringstream in(p.proc->output());
-  std::string line;
-  int lines = 0;
-  const std::regex json_line(R"re(^\{"(time|level)":.*"message":"([^"\\]|\\.)*"\}$)re");
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    ++lines;
-    CAPTURE(line);
-    CHECK(std::regex_match(line, json_line));
-  }
-  CHECK(lines >= 3);
-}
-
-TEST_CASE("the access log names the token only by a fingerprint prefix") {
-  fake::fake_webex f;
-  auto w = fake::populate_demo_world(f);
-  auto p = test::start_proxy({"--upstream", f.base_url()});
-  http_request(p.port, "GET", fake::call_park_path(w.loc_a1, w.park_a1), bearer(w.token_admin_a));
-  http_request(p.port, "GET", "/v1/people/me", bearer(w.token_partner));
-  const auto line = p.proc->wait_for_output("route=passthrough");
-  CHECK(std::regex_search(line, std::regex(R"(token=[0-9a-f]{8}\b)")));
-  const auto out = p.proc->output();
-  for (const auto& t : {w.token_admin_a, w.token_partner}) CHECK(out.find(t) == std::string::npos);
-}
-
 TEST_CASE("cmake --install puts the binary - the unit and the default config in place") {
   const auto dir = test::make_temp_dir("wcp-install-");
   const std::string build_dir = std::filesystem::path(WCP_PROXY_BINARY).parent_path();
@@ -470,11 +475,4 @@ TEST_CASE("cmake --install puts the binary - the unit and the default config in 
   kept_text << kept.rdbuf();
   CHECK(kept_text.str().find("cache-ttl = 42") != std::string::npos);
   std::filesystem::remove_all(dir);
-}
-
-TEST_CASE("under journald lines carry no timestamp of their own") {
-  fake::fake_webex f;
-  auto p = test::start_proxy({"--upstream", f.base_url()}, {"JOURNAL_STREAM=8:12345"});
-  const auto line = p.proc->wait_for_output("client listener on");
-  CHECK(line.rfind("info client listener on", 0) == 0);
 }

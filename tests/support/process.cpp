@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +55,16 @@ process::process(std::string binary, std::vector<std::string> args, std::vector<
   for (char** e = environ; *e; ++e)
     if (std::strncmp(*e, "WEBEX_CACHE_PROXY_", 18) != 0 && std::strncmp(*e, "JOURNAL_STREAM=", 15) != 0)
       env_s.emplace_back(*e);
+  // JOURNAL_STREAM=@output: the output file's "device:inode", as systemd names the journal stream
+  // it connects to a service's standard error.
+  for (auto& e : env) {
+    if (e != "JOURNAL_STREAM=@output") continue;
+    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT, 0644);
+    struct stat st {};
+    ::fstat(fd, &st);
+    ::close(fd);
+    e = "JOURNAL_STREAM=" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  }
   env_s.insert(env_s.end(), env.begin(), env.end());
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
@@ -132,8 +143,8 @@ proxy_process start_proxy(std::vector<std::string> args, std::vector<std::string
   all.insert(all.end(), args.begin(), args.end());
   proxy_process p;
   p.proc = std::make_unique<process>(WCP_PROXY_BINARY, all, env);
-  p.port = port_after(p.proc->wait_for_output("client listener on"), "client listener on");
-  p.admin_port = port_after(p.proc->wait_for_output("admin listener on"), "admin listener on");
+  p.port = port_after(p.proc->wait_for_output("client listener"), "client listener");
+  p.admin_port = port_after(p.proc->wait_for_output("admin listener"), "admin listener");
   return p;
 }
 

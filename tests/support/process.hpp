@@ -17,6 +17,8 @@ namespace wcp::test {
 class process {
  public:
   // `env` is added to this process's environment, minus any WEBEX_CACHE_PROXY_* variables.
+  // `JOURNAL_STREAM=@output` becomes the output file's device:inode (the process then writes to
+  // what it takes for the journal).
   process(std::string binary, std::vector<std::string> args, std::vector<std::string> env = {});
   ~process();
   process(const process&) = delete;
