@@ -202,8 +202,11 @@ net::awaitable<void> tiered_cache::block(backoff_kind kind, const std::string& i
 }
 
 void tiered_cache::apply_remote(const invalidation& m) {
-  stats_.remote_invalidations.fetch_add(1, std::memory_order_relaxed);
-  if (on_remote_) on_remote_();
+  // A rate-limit block travels on the same channel but invalidates nothing.
+  if (m.what != invalidation::kind::block) {
+    stats_.remote_invalidations.fetch_add(1, std::memory_order_relaxed);
+    if (on_remote_) on_remote_();
+  }
   switch (m.what) {
     case invalidation::kind::resource:
       if (l1_) l1_->erase(m.resource);

@@ -245,6 +245,12 @@ TEST_CASE("a 429 seen by one instance blocks the token on the other") {
   auto first = c.get(c.a, park_path(c.world), bearer(c.world.token_admin_a));
   CHECK(first.status == 429);
   REQUIRE(c.fake.requests().size() == 1);
+  // B hears of the block (announced, before it has a request of its own); a block is not an
+  // invalidation.
+  CHECK(test::eventually([&] {
+    return metric(c.b.admin_port, R"(webex_cache_proxy_rate_limit_blocks{reason="429"})") == 1;
+  }));
+  CHECK(metric(c.b.admin_port, R"(webex_cache_proxy_invalidations_total{reason="remote"})") == 0);
   // B has not sent anything with this token: it must not, until the window ends.
   for (const auto& p : {fake::call_park_path(c.world.loc_a2, c.world.park_a2), std::string("/v1/people/me")}) {
     auto blocked = c.get(c.b, p, bearer(c.world.token_admin_a));
