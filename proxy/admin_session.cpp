@@ -138,7 +138,8 @@ net::awaitable<void> run_admin_session(net::ip::tcp::socket socket, admin_contex
 
     http::response<http::string_body> res;
     auto purge = parse_purge(req.method_string(), req.target());
-    const auto access = purge ? check_purge_access(peer, req[http::field::authorization], ctx.admin_token)
+    const auto access = purge ? check_purge_access(peer, req[http::field::authorization],
+                                                 ctx.admin_token ? *ctx.admin_token : std::string())
                               : purge_access::allowed;
     if (access == purge_access::unauthorized) {
       if (ctx.refused) ctx.refused->with({"unauthorized"}).inc();

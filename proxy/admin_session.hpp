@@ -27,8 +27,10 @@ struct admin_context {
   // Purges go here (every instance sharing the store drops its copies).
   cache::store* store = nullptr;
   family<counter>* invalidations = nullptr;
-  // Set: purges need "Authorization: Bearer <this>". Empty: purges from loopback peers only.
-  std::string admin_token;
+  // Non-empty: purges need "Authorization: Bearer <this>". Empty or null: purges from loopback
+  // peers only. Owned by the server, which replaces it on reload; read on the control thread,
+  // where admin sessions and reloads both run.
+  const std::string* admin_token = nullptr;
   family<counter>* refused = nullptr;  // admin requests refused, by reason
 };
 

@@ -103,6 +103,7 @@ struct server::impl {
   cache::store* store_iface = nullptr;
   std::unique_ptr<proxy_service> service;
   std::optional<net::ip::tcp::acceptor> client_acceptor;
+  std::string admin_token;  // --admin-token-file's token, re-read on reload (control thread)
   // Installed before the listener lines are logged: a reload or stop sent as soon as the daemon
   // is seen listening (or READY) is handled, never the signal's default action.
   std::optional<net::signal_set> signal_set;
@@ -215,6 +216,16 @@ struct server::impl {
   void apply_live(const config::config& c) {
     live.apply(c);
     log::set_levels(c.log_level, c.access_log);
+    // The admin token is re-read at every reload, so that rotating it is a file edit and a
+    // reload; a file that cannot be read keeps the running token.
+    try {
+      admin_token = c.admin_token_file.empty()
+                        ? std::string()
+                        : config::read_secret_file(c.admin_token_file, "admin-token-file");
+    } catch (const std::exception& e) {
+      log::error("reload: the admin token file cannot be read; the running token is kept",
+                 {{"error", e.what()}});
+    }
   }
 
   void on_reload() {
@@ -224,7 +235,7 @@ struct server::impl {
     apply_live(*next);
     // One line naming every changed setting that only a restart applies.
     static const std::set<std::string> live_settings = {
-        "log-level", "access-log", "cache-ttl", "stale-ttl", "grant-ttl", "max-retry-wait", "max-backoff",
+        "log-level", "access-log", "admin-token-file", "cache-ttl", "stale-ttl", "grant-ttl", "max-retry-wait", "max-backoff",
         "default-backoff"};
     std::string needs_restart;
     for (const auto& name : config::changed_settings(cfg, *next)) {
@@ -245,6 +256,7 @@ struct server::impl {
                            {"default_backoff_s", next->default_backoff.count()}});
     cfg.log_level = next->log_level;
     cfg.access_log = next->access_log;
+    cfg.admin_token_file = next->admin_token_file;
     cfg.cache_ttl = next->cache_ttl;
     cfg.stale_ttl = next->stale_ttl;
     cfg.grant_ttl = next->grant_ttl;
@@ -544,7 +556,8 @@ void server::start() {
                      m.store_iface, &m.metrics.invalidations};
   register_process_metrics(m.metrics_registry);
   if (!m.cfg.admin_token_file.empty())
-    actx.admin_token = config::read_secret_file(m.cfg.admin_token_file, "admin-token-file");
+    m.admin_token = config::read_secret_file(m.cfg.admin_token_file, "admin-token-file");
+  actx.admin_token = &m.admin_token;
   actx.refused = &m.metrics.admin_refused;
   net::co_spawn(m.control().ioc,
                 accept_loop(*m.admin_acceptor,

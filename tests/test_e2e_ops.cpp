@@ -274,7 +274,7 @@ TEST_CASE("--check-config and start-up agree on every --redis URL - a refusal ex
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("with --admin-token-file purges need the token - metrics and health stay open") {
+TEST_CASE("with --admin-token-file purges need the token - metrics and health stay open - a reload rotates it") {
   fake::fake_webex f;
   const auto w = fake::populate_demo_world(f);
   const auto dir = test::make_temp_dir("wcp-admin-token-");
@@ -304,6 +304,16 @@ TEST_CASE("with --admin-token-file purges need the token - metrics and health st
   CHECK(http_request(p.port, "GET", path, bearer(w.token_admin_a)).header("X-Cache") == "MISS");
   p.proc->wait_for_output("no valid admin token");
   CHECK(p.proc->output().find(token) == std::string::npos);
+
+  // Rotation: a new token in the file and a reload; the old one no longer purges.
+  const std::string rotated = "r0tated-adm1n-t0ken";
+  std::ofstream(dir + "/admin.token") << rotated << "\n";
+  const auto mark = p.proc->output().size();
+  p.proc->signal(SIGHUP);
+  p.proc->wait_for_output("reloaded", seconds(10), mark);
+  CHECK(http_request(p.admin_port, "DELETE", purge, {{"Authorization", "Bearer " + token}}).status == 401);
+  CHECK(http_request(p.admin_port, "DELETE", purge, {{"Authorization", "Bearer " + rotated}}).status == 200);
+  CHECK(p.proc->output().find(rotated) == std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
