@@ -3,16 +3,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include <boost/algorithm/string/predicate.hpp>
+
 namespace wcp::config {
 
 namespace {
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  return true;
-}
 
 std::optional<unsigned> parse_number(std::string_view s, unsigned max) {
   if (s.empty() || s.size() > 5) return std::nullopt;
@@ -86,10 +81,10 @@ redis_url_result parse_unix(std::string_view url) {
 }  // namespace
 
 redis_url_result parse_redis_url(std::string_view url) {
-  if (starts_with_nocase(url, "rediss://"))
+  if (boost::algorithm::istarts_with(url, "rediss://"))
     return refuse("asks for TLS to Redis (rediss://), which this build does not support");
-  if (starts_with_nocase(url, "unix://")) return parse_unix(url);
-  if (!starts_with_nocase(url, "redis://"))
+  if (boost::algorithm::istarts_with(url, "unix://")) return parse_unix(url);
+  if (!boost::algorithm::istarts_with(url, "redis://"))
     return refuse("is not none, redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]");
 
   redis_url o;

@@ -3,19 +3,14 @@
 #include <algorithm>
 #include <cctype>
 
+#include <boost/algorithm/string/predicate.hpp>
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
 namespace wcp::config {
 
 namespace {
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  return true;
-}
 
 upstream_proxy_url_result refuse(std::string why) { return {std::nullopt, std::move(why)}; }
 
@@ -29,10 +24,10 @@ bool valid_hostname(std::string_view h) {
 
 upstream_proxy_url_result parse_upstream_proxy_url(std::string_view text) {
   constexpr std::string_view form = "http://HOST:PORT";
-  if (starts_with_nocase(text, "https://"))
+  if (boost::algorithm::istarts_with(text, "https://"))
     return refuse("is an https:// proxy, which is not supported: give the proxy's http:// address "
                   "(" + std::string(form) + "); the tunnel to Webex through it is TLS end to end");
-  if (!starts_with_nocase(text, "http://"))
+  if (!boost::algorithm::istarts_with(text, "http://"))
     return refuse("is not an " + std::string(form) + " URL");
   auto parsed = boost::urls::parse_uri(text);
   if (!parsed) return refuse("is not an " + std::string(form) + " URL");

@@ -1,5 +1,7 @@
 #include "support/redis_server.hpp"
 
+#include "support/loopback.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -27,23 +29,6 @@ constexpr const char* redis_cli_binary = "/usr/bin/redis-cli";
 using steady = std::chrono::steady_clock;
 
 // A port the kernel just handed out; another process may take it before us (then we retry).
-std::uint16_t pick_free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // True when something on the port answers PING with any RESP reply (+PONG, or -NOAUTH when a
 // password is required).
 bool answers_ping(std::uint16_t port) {
@@ -76,7 +61,7 @@ redis_server::redis_server(std::vector<std::string> extra_args)
   for (std::size_t i = 0; i + 1 < extra_args_.size(); ++i)
     if (extra_args_[i] == "--requirepass") password_ = extra_args_[i + 1];
   for (int tries = 0; tries < 10; ++tries) {
-    port_ = pick_free_port();
+    port_ = free_loopback_port();
     if (launch()) return;
   }
   std::error_code ec;

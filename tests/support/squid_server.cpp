@@ -1,5 +1,7 @@
 #include "support/squid_server.hpp"
 
+#include "support/loopback.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -22,34 +24,6 @@ constexpr const char* ncsa_auth_helper = "/usr/lib/squid/basic_ncsa_auth";
 using steady = std::chrono::steady_clock;
 
 // A port the kernel just handed out; another process may take it before squid (then we retry).
-std::uint16_t pick_free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool accepts_connections(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -75,7 +49,7 @@ squid_server::squid_server(squid_options options)
   if (!options_.user.empty())
     std::ofstream(dir_ + "/passwd") << options_.user << ':' << options_.password_hash << '\n';
   for (int tries = 0; tries < 10; ++tries) {
-    port_ = pick_free_port();
+    port_ = free_loopback_port();
     if (launch()) return;
   }
   const std::string why = proc_ ? proc_->output() + read_file(dir_ + "/cache.log") : std::string();

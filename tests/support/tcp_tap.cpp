@@ -1,5 +1,7 @@
 #include "support/tcp_tap.hpp"
 
+#include "support/loopback.hpp"
+
 #include "net/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -132,12 +134,7 @@ struct tcp_tap::impl {
 
 tcp_tap::tcp_tap(std::uint16_t target_port) : impl_(std::make_unique<impl>()) {
   impl_->target = target_port;
-  const tcp::endpoint listen(net::ip::make_address("127.0.0.1"), 0);
-  impl_->acceptor.open(listen.protocol());
-  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  impl_->acceptor.bind(listen);
-  impl_->acceptor.listen();
-  impl_->port = impl_->acceptor.local_endpoint().port();
+  impl_->port = listen_on_loopback(impl_->acceptor);
   net::co_spawn(impl_->ioc, impl_->accept_loop(), net::detached);
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
 }
