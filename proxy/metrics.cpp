@@ -49,7 +49,7 @@ family<counter>& registry::add_counter(std::string name, std::string help,
   f->labels_ = std::move(labels);
   auto* p = f.get();
   counters_.push_back(std::move(f));
-  order_.push_back({metric_type::counter, p, nullptr, nullptr, std::move(name), std::move(help), {}});
+  push(metric_type::counter, std::move(name), std::move(help)).c = p;
   return *p;
 }
 
@@ -62,7 +62,7 @@ family<gauge>& registry::add_gauge(std::string name, std::string help,
   f->labels_ = std::move(labels);
   auto* p = f.get();
   gauges_.push_back(std::move(f));
-  order_.push_back({metric_type::gauge, nullptr, p, nullptr, std::move(name), std::move(help), {}});
+  push(metric_type::gauge, std::move(name), std::move(help)).g = p;
   return *p;
 }
 
@@ -77,30 +77,36 @@ family<histogram>& registry::add_histogram(std::string name, std::string help,
   f->bounds_ = std::move(bounds);
   auto* p = f.get();
   histograms_.push_back(std::move(f));
-  order_.push_back(
-      {metric_type::histogram, nullptr, nullptr, p, std::move(name), std::move(help), {}});
+  push(metric_type::histogram, std::move(name), std::move(help)).h = p;
   return *p;
 }
 
 void registry::add_gauge_fn(std::string name, std::string help, std::function<double()> fn) {
   std::lock_guard lock(mu_);
-  order_.push_back(
-      {metric_type::gauge, nullptr, nullptr, nullptr, std::move(name), std::move(help), std::move(fn)});
+  push(metric_type::gauge, std::move(name), std::move(help)).fn = std::move(fn);
 }
 
 void registry::add_gauge_fns(std::string name, std::string help, std::string label,
                              std::vector<std::pair<std::string, std::function<double()>>> series) {
   std::lock_guard lock(mu_);
-  entry e{metric_type::gauge, nullptr, nullptr, nullptr, std::move(name), std::move(help), {}};
+  auto& e = push(metric_type::gauge, std::move(name), std::move(help));
   e.fn_label = std::move(label);
   e.fn_series = std::move(series);
-  order_.push_back(std::move(e));
 }
 
 void registry::add_counter_fn(std::string name, std::string help, std::function<double()> fn) {
   std::lock_guard lock(mu_);
-  order_.push_back({metric_type::counter, nullptr, nullptr, nullptr, std::move(name),
-                    std::move(help), std::move(fn), true});
+  auto& e = push(metric_type::counter, std::move(name), std::move(help));
+  e.fn = std::move(fn);
+  e.fn_is_counter = true;
+}
+
+registry::entry& registry::push(metric_type type, std::string name, std::string help) {
+  auto& e = order_.emplace_back();
+  e.type = type;
+  e.name = std::move(name);
+  e.help = std::move(help);
+  return e;
 }
 
 namespace {

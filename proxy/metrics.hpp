@@ -112,6 +112,8 @@ class registry {
     std::string fn_label;  // add_gauge_fns: the label, and one function per value
     std::vector<std::pair<std::string, std::function<double()>>> fn_series;
   };
+  // Appends an entry of this type and name (the caller holds mu_) and yields it to fill in.
+  entry& push(metric_type type, std::string name, std::string help);
   std::mutex mu_;
   std::vector<entry> order_;
   std::vector<std::unique_ptr<family<counter>>> counters_;
