@@ -13,9 +13,9 @@
 #include <boost/url/url_view.hpp>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
-#include "proxy/log.hpp"
 
 #include "proxy/json_text.hpp"
+#include "proxy/log.hpp"
 #include "proxy/webex_error.hpp"
 
 namespace wcp::proxy {

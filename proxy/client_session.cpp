@@ -15,9 +15,9 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include "proxy/log.hpp"
 
 #include "proxy/http_rules.hpp"
+#include "proxy/log.hpp"
 #include "proxy/router.hpp"
 #include "proxy/webex_error.hpp"
 

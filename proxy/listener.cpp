@@ -7,9 +7,9 @@
 #include <openssl/ssl.h>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include "proxy/log.hpp"
 
 #include "config/config.hpp"
+#include "proxy/log.hpp"
 
 namespace wcp::proxy {
 

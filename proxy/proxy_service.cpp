@@ -5,7 +5,6 @@
 #include <charconv>
 
 #include <simdjson.h>
-#include "proxy/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "cache/fingerprint.hpp"
+#include "proxy/log.hpp"
 #include "proxy/redis_budget.hpp"
 #include "proxy/retry_after.hpp"
 #include "proxy/webex_error.hpp"

@@ -22,7 +22,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include "proxy/log.hpp"
 
 #include "cache/grants.hpp"
 #include "cache/invalidation_bus.hpp"
@@ -32,6 +31,7 @@
 #include "cache/tiered_cache.hpp"
 #include "config/upstream_proxy.hpp"
 #include "proxy/admin_session.hpp"
+#include "proxy/log.hpp"
 #include "proxy/process_metrics.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/listener.hpp"
