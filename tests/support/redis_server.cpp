@@ -28,7 +28,6 @@ constexpr const char* redis_cli_binary = "/usr/bin/redis-cli";
 
 using steady = std::chrono::steady_clock;
 
-// A port the kernel just handed out; another process may take it before us (then we retry).
 // True when something on the port answers PING with any RESP reply (+PONG, or -NOAUTH when a
 // password is required).
 bool answers_ping(std::uint16_t port) {
@@ -61,6 +60,7 @@ redis_server::redis_server(std::vector<std::string> extra_args)
   for (std::size_t i = 0; i + 1 < extra_args_.size(); ++i)
     if (extra_args_[i] == "--requirepass") password_ = extra_args_[i + 1];
   for (int tries = 0; tries < 10; ++tries) {
+    // A port the kernel just handed out; another process may take it before us (then we retry).
     port_ = free_loopback_port();
     if (launch()) return;
   }
