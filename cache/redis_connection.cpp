@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <mutex>
 #include <random>
 #include <utility>
 
@@ -177,7 +178,11 @@ struct link : std::enable_shared_from_this<link> {
   bool read_armed = false, write_armed = false;
   int handshake_left = 0;
   std::size_t confirmed = 0;  // SUBSCRIBE confirmations on this context
+  std::uint64_t session = 0;  // set when it comes up
 };
+
+// privdata of the handshake's ROLE command (the other handshake commands carry none).
+int role_marker;
 
 // A command between submit and its hiredis callback. The caller is completed by whichever comes
 // first, the reply or the timer; the other then finds `finished` set.
@@ -213,7 +218,42 @@ struct core : std::enable_shared_from_this<core> {
   // --- lifecycle ---
 
   void start() {
-    if (ph == phase::idle) connect();
+    started = true;
+    if (ph == phase::idle && has_target()) connect();
+  }
+
+  bool has_target() const { return !opt.host.empty() || !opt.unix_path.empty(); }
+
+  void set_target(std::string host, std::uint16_t port) {
+    if (ph == phase::stopped) return;
+    if (host == opt.host && port == opt.port && opt.unix_path.empty()) return;
+    {
+      std::lock_guard lock(target_mu);
+      opt.unix_path.clear();
+      opt.host = std::move(host);
+      opt.port = port;
+    }
+    // Whatever the old server still answers, nothing more goes to it.
+    ++attempt;
+    reconnect_timer.cancel();
+    connect_timer.cancel();
+    resolver.cancel();
+    stats.up = false;
+    if (auto l = current; l) {
+      current.reset();  // on_link_closed then leaves the reconnecting to us
+      if (l->alive) redisAsyncFree(l->ac);
+    }
+    backoff = opt.reconnect_min;
+    if (!started) return;
+    connect();
+  }
+
+  std::string target() const {
+    std::lock_guard lock(target_mu);
+    if (!opt.unix_path.empty()) return opt.unix_path;
+    if (opt.host.empty()) return {};
+    const bool v6 = opt.host.find(':') != std::string::npos;
+    return (v6 ? "[" + opt.host + "]" : opt.host) + ":" + std::to_string(opt.port);
   }
 
   void stop() {
@@ -332,7 +372,15 @@ struct core : std::enable_shared_from_this<core> {
     backoff = opt.reconnect_min;
     if (connected_once) ++stats.reconnects;
     connected_once = true;
+    failing_fast_until = {};  // a slow server before is no reason to refuse this one
+    const auto s = session.fetch_add(1) + 1;
+    if (current) current->session = s;
     stats.up = true;
+    if (!on_up_fn) return;
+    try {  // called from inside hiredis: nothing may unwind through it
+      on_up_fn(s);
+    } catch (...) {
+    }
   }
 
   // hiredis is freeing `l`'s context: every pending callback already ran with a NULL reply.
@@ -379,24 +427,42 @@ struct core : std::enable_shared_from_this<core> {
         handshake.push_back({"AUTH", opt.username, opt.password});
     }
     if (opt.db != 0) handshake.push_back({"SELECT", std::to_string(opt.db)});
+    // Last: a demoted master still accepts the connection and the AUTH.
+    if (opt.require_master) handshake.push_back({"ROLE"});
     // Up means answering: a stopped server's kernel still accepts connections, and a server
     // that wants a password we do not have fails this with NOAUTH. (A subscriber's SUBSCRIBE
     // confirmation proves the same.)
     if (!subscriber) handshake.push_back({"PING"});
     for (const auto& cmd : handshake) {
-      if (send_argv(l.ac, cmd, &core::on_handshake_reply, nullptr) != REDIS_OK)
+      void* privdata = cmd.front() == "ROLE" ? &role_marker : nullptr;
+      if (send_argv(l.ac, cmd, &core::on_handshake_reply, privdata) != REDIS_OK)
         return drop_later(l);
       ++l.handshake_left;
     }
     if (l.handshake_left == 0) handshake_done(l);
   }
 
-  static void on_handshake_reply(redisAsyncContext* ac, void* r, void*) {
+  static void on_handshake_reply(redisAsyncContext* ac, void* r, void* privdata) {
     auto* l = static_cast<link*>(ac->data);
     core& c = *l->owner;
     if (!r || c.ph != phase::connecting || c.current.get() != l) return;
     const auto* reply = static_cast<redisReply*>(r);
     if (reply->type == REDIS_REPLY_ERROR) return c.drop_later(*l);  // e.g. WRONGPASS: retry later
+    if (privdata == &role_marker) {
+      const bool master = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+                          equals_nocase(reply_text(reply->element[0]), "master");
+      if (!master) {
+        ++c.stats.not_master;
+        c.drop_later(*l);
+        if (c.on_not_master_fn) {
+          try {
+            c.on_not_master_fn();
+          } catch (...) {
+          }
+        }
+        return;
+      }
+    }
     if (--l->handshake_left == 0) c.handshake_done(*l);
   }
 
@@ -438,11 +504,13 @@ struct core : std::enable_shared_from_this<core> {
 
   // --- commands ---
 
-  void submit(std::vector<std::string> args, completion done) {
+  void submit(std::vector<std::string> args, completion done, std::uint64_t in_session) {
     if (ph == phase::stopped) return fail(done, redis_errc::closed);
     if (subscriber || args.empty() || changes_reply_pairing(args.front()))
       return fail(done, redis_errc::protocol);
     if (ph != phase::ready || !current || !current->alive || current->dropping)
+      return fail(done, redis_errc::not_connected);
+    if (in_session != 0 && current->session != in_session)
       return fail(done, redis_errc::not_connected);
     if (in_flight >= opt.max_in_flight) return fail(done, redis_errc::queue_full);
     // After a timeout, answer at once for a while instead of making every request wait out the
@@ -471,7 +539,8 @@ struct core : std::enable_shared_from_this<core> {
   static void on_command_reply(redisAsyncContext* ac, void* r, void* privdata) {
     std::unique_ptr<std::shared_ptr<command_state>> st(
         static_cast<std::shared_ptr<command_state>*>(privdata));
-    core& c = *static_cast<link*>(ac->data)->owner;
+    const auto* l = static_cast<link*>(ac->data);
+    core& c = *l->owner;
     --c.in_flight;
     --c.stats.in_flight;
     if (r) c.failing_fast_until = {};  // Redis answers again
@@ -481,6 +550,7 @@ struct core : std::enable_shared_from_this<core> {
       res.ec = make_error_code(c.ph == phase::stopped ? redis_errc::closed : redis_errc::protocol);
     else
       res.reply = copy_reply(*static_cast<redisReply*>(r));
+    res.session = l->session;
     c.finish(**st, std::move(res));
   }
 
@@ -525,6 +595,12 @@ struct core : std::enable_shared_from_this<core> {
   std::chrono::milliseconds backoff;
   std::mt19937 rng;
   std::size_t in_flight = 0;  // commands hiredis holds, timed out or not
+
+  bool started = false;
+  std::atomic<std::uint64_t> session{0};
+  mutable std::mutex target_mu;  // opt.host/port/unix_path: written on the strand, read anywhere
+  std::function<void(std::uint64_t)> on_up_fn;
+  std::function<void()> on_not_master_fn;
 
   bool subscriber = false;
   std::vector<std::string> channels;
@@ -591,6 +667,10 @@ std::optional<redis_options> parse_redis_url(std::string_view url) {
   o.username = std::move(parsed.url->username);
   o.password = std::move(parsed.url->password);
   o.db = parsed.url->db;
+  if (!parsed.url->sentinels.empty()) {
+    o.host.clear();
+    o.require_master = true;
+  }
   return o;
 }
 
@@ -638,22 +718,23 @@ void redis_connection::async_command(std::vector<std::string> args,
                                      std::function<void(redis_result)> done) {
   net::post(impl_->c->strand,
             [c = impl_->c, args = std::move(args), done = completion(std::move(done))]() mutable {
-              c->submit(std::move(args), std::move(done));
+              c->submit(std::move(args), std::move(done), 0);
             });
 }
 
-net::awaitable<redis_result> redis_connection::command(std::vector<std::string> args) {
+net::awaitable<redis_result> redis_connection::command(std::vector<std::string> args,
+                                                      std::uint64_t in_session) {
   return net::async_initiate<const net::use_awaitable_t<>, void(redis_result)>(
-      [c = impl_->c](auto handler, std::vector<std::string> args) {
+      [c = impl_->c, in_session](auto handler, std::vector<std::string> args) {
         // The handler resumes the caller's coroutine: run it on the caller's executor.
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
         auto on_done = [h](redis_result r) {
           auto ex = net::get_associated_executor(*h);
           net::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
         };
-        net::post(c->strand, [c, args = std::move(args),
+        net::post(c->strand, [c, in_session, args = std::move(args),
                               done = completion(std::move(on_done))]() mutable {
-          c->submit(std::move(args), std::move(done));
+          c->submit(std::move(args), std::move(done), in_session);
         });
       },
       net::use_awaitable, std::move(args));
@@ -670,6 +751,24 @@ void redis_connection::subscribe(
   c.channels = std::move(channels);
   c.on_message = std::move(on_message);
   c.on_subscribed = std::move(on_subscribed);
+}
+
+void redis_connection::set_target(std::string host, std::uint16_t port) {
+  net::post(impl_->c->strand, [c = impl_->c, host = std::move(host), port]() mutable {
+    c->set_target(std::move(host), port);
+  });
+}
+
+std::string redis_connection::target() const { return impl_->c->target(); }
+
+std::uint64_t redis_connection::session() const noexcept { return impl_->c->session.load(); }
+
+void redis_connection::on_up(std::function<void(std::uint64_t)> f) {
+  impl_->c->on_up_fn = std::move(f);
+}
+
+void redis_connection::on_not_master(std::function<void()> f) {
+  impl_->c->on_not_master_fn = std::move(f);
 }
 
 const redis_stats& redis_connection::stats() const noexcept { return impl_->c->stats; }

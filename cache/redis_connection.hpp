@@ -57,9 +57,14 @@ struct redis_options {
   std::chrono::milliseconds reconnect_min{100};    // first wait after a failure
   std::chrono::milliseconds reconnect_max{5000};   // the wait doubles up to this, with jitter
   std::size_t max_in_flight = 10000;               // more commands than this fail with queue_full
+  // Confirm with ROLE after every connect that the server is a master; a replica (a demoted
+  // master) is dropped, reported through on_not_master(), and tried again after the backoff.
+  bool require_master = false;
 };
 
 // The options a --redis URL names (config::parse_redis_url's grammar); nullopt when malformed.
+// For a redis+sentinel:// URL the host is empty (the sentinels name it: set_target()) and
+// require_master is set.
 std::optional<redis_options> parse_redis_url(std::string_view url);
 
 // A reply, copied out of hiredis's reply tree.
@@ -74,6 +79,7 @@ struct redis_reply {
 struct redis_result {
   std::error_code ec;
   redis_reply reply;
+  std::uint64_t session = 0;  // the connection session that carried it (0: none did)
 };
 
 // Counters for metrics and /readyz.
@@ -84,6 +90,7 @@ struct redis_stats {
   std::atomic<std::uint64_t> connect_failures{0};  // attempts refused, timed out or not authenticated
   std::atomic<std::size_t> in_flight{0};     // commands sent and not yet answered by Redis
   std::atomic<bool> up{false};               // connected and ready for commands
+  std::atomic<std::uint64_t> not_master{0};  // connects dropped because ROLE was not master
 };
 
 class redis_connection : public std::enable_shared_from_this<redis_connection> {
@@ -104,7 +111,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
 
   // One command in argv form (binary-safe arguments). (P)SUBSCRIBE, UNSUBSCRIBE and MONITOR, an
   // empty argv, or any command on a subscriber complete with `protocol` without being sent.
-  net::awaitable<redis_result> command(std::vector<std::string> args);
+  // With `in_session` (not 0), the command is sent only on that session's link; on any other it
+  // completes with `not_connected`, unsent.
+  net::awaitable<redis_result> command(std::vector<std::string> args, std::uint64_t in_session = 0);
   // Callback form; `done` runs on the connection's strand.
   void async_command(std::vector<std::string> args, std::function<void(redis_result)> done);
 
@@ -115,6 +124,23 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void subscribe(std::vector<std::string> channels,
                  std::function<void(std::string_view channel, std::string_view payload)> on_message,
                  std::function<void()> on_subscribed);
+
+  // Points the connection at another server (what the sentinels name as master). When it differs
+  // from the current one, the current link is dropped at once, even if it still answers
+  // (pending commands complete with `protocol`), and the new server is connected without waiting
+  // out a backoff. A connection created without a host waits for this before connecting.
+  void set_target(std::string host, std::uint16_t port);
+  // "host:port" (or the socket path) this connection is pointed at; "" before any.
+  std::string target() const;
+
+  // Each link that comes up starts a new session (1, 2, ...): a consumer can tell that what it
+  // read through an earlier one (a generation, a ticket) may not hold on this server.
+  std::uint64_t session() const noexcept;
+  // Called on the connection's strand each time a link comes up, with its session.
+  // REQUIRES: called before start().
+  void on_up(std::function<void(std::uint64_t session)> f);
+  // Called on the connection's strand when require_master found a replica. REQUIRES: before start().
+  void on_not_master(std::function<void()> f);
 
   const redis_stats& stats() const noexcept;
   bool up() const noexcept;

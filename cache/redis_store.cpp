@@ -91,7 +91,12 @@ std::string redis_store::location_generation_key(std::string_view location) cons
 std::string redis_store::epoch_key() const { return prefix_ + "epoch"; }
 
 net::awaitable<entry_ptr> redis_store::lookup(const variant_key& key) {
-  auto r = co_await conn_->command(argv("HGET", entry_key(key.resource), variant_field(key)));
+  co_return co_await fetch(key, 0);
+}
+
+net::awaitable<entry_ptr> redis_store::fetch(const variant_key& key, std::uint64_t in_session) {
+  auto r = co_await conn_->command(argv("HGET", entry_key(key.resource), variant_field(key)),
+                                   in_session);
   if (r.ec || r.reply.type != redis_reply::kind::string) co_return nullptr;
   auto e = deserialise(r.reply.str);
   if (!e) {
@@ -110,6 +115,7 @@ net::awaitable<fill_ticket> redis_store::begin_fill(const resource_key& key) {
     t.shared.resource = parse_u64(r.reply.elements[0]);
     t.shared.location = parse_u64(r.reply.elements[1]);
     t.shared.everything = parse_u64(r.reply.elements[2]);
+    t.shared.session = r.session;
     t.shared.known = true;
   }
   co_return t;
@@ -132,7 +138,8 @@ net::awaitable<shared_write> redis_store::store_entry(const variant_key& key, co
                                     std::to_string(ticket.shared.location),
                                     std::to_string(ticket.shared.everything),
                                     variant_field(key), serialise(e),
-                                    std::to_string(std::max<std::int64_t>(1, keep_for.count()))));
+                                    std::to_string(std::max<std::int64_t>(1, keep_for.count()))),
+                                   ticket.shared.session);
   if (r.ec || r.reply.type != redis_reply::kind::integer) co_return shared_write::failed;
   co_return r.reply.integer == 1 ? shared_write::done : shared_write::fenced;
 }
@@ -142,10 +149,12 @@ net::awaitable<bool> redis_store::insert(const variant_key& key, entry_ptr e, fi
   co_return co_await store_entry(key, *e, ticket, keep_for) == shared_write::done;
 }
 
-net::awaitable<bool> redis_store::drop_resource(const resource_key& key) {
+net::awaitable<bool> redis_store::drop_resource(const resource_key& key,
+                                                std::uint64_t in_session) {
   auto r = co_await conn_->command(argv("EVAL", std::string(invalidate_script), "2", entry_key(key),
                                     generation_key(key),
-                                    std::to_string(generation_ttl.count())));
+                                    std::to_string(generation_ttl.count())),
+                                   in_session);
   co_return !r.ec && r.reply.type == redis_reply::kind::integer;
 }
 
@@ -153,12 +162,14 @@ net::awaitable<void> redis_store::invalidate(const resource_key& key) {
   co_await drop_resource(key);
 }
 
-net::awaitable<bool> redis_store::drop_location(std::string_view location) {
+net::awaitable<bool> redis_store::drop_location(std::string_view location,
+                                                std::uint64_t in_session) {
   const std::string loc(normalise_id(location));
   // Fence fills first, then drop what is there.
   auto fence = co_await conn_->command(argv("EVAL", std::string(bump_script), "1",
                                         location_generation_key(loc),
-                                        std::to_string(generation_ttl.count())));
+                                        std::to_string(generation_ttl.count())),
+                                       in_session);
   if (fence.ec || fence.reply.type != redis_reply::kind::integer) co_return false;
   bool ok = true;
   static constexpr std::array<std::string_view, 2> kinds = {"callParks", "paging"};
@@ -167,7 +178,8 @@ net::awaitable<bool> redis_store::drop_location(std::string_view location) {
     do {
       auto r = co_await conn_->command(argv("SCAN", cursor, "MATCH",
                                         prefix_ + "entry:" + std::string(kind) + "/" + loc + "/*",
-                                        "COUNT", "500"));
+                                        "COUNT", "500"),
+                                   in_session);
       if (r.ec || r.reply.type != redis_reply::kind::array || r.reply.elements.size() != 2) {
         ok = false;
         break;
@@ -176,7 +188,7 @@ net::awaitable<bool> redis_store::drop_location(std::string_view location) {
       auto del = argv("UNLINK");
       for (const auto& k : r.reply.elements[1].elements) del.push_back(k.str);
       if (del.size() > 1) {
-        auto d = co_await conn_->command(std::move(del));
+        auto d = co_await conn_->command(std::move(del), in_session);
         if (d.ec) ok = false;
       }
     } while (cursor != "0" && ok);
@@ -188,23 +200,25 @@ net::awaitable<void> redis_store::invalidate_location(std::string_view location)
   co_await drop_location(location);
 }
 
-net::awaitable<bool> redis_store::drop_all() {
+net::awaitable<bool> redis_store::drop_all(std::uint64_t in_session) {
   // Fence every fill in flight first (on every instance), then drop what is there.
   auto fence = co_await conn_->command(argv("EVAL", std::string(bump_script), "1", epoch_key(),
-                                        std::to_string(generation_ttl.count())));
+                                        std::to_string(generation_ttl.count())),
+                                       in_session);
   if (fence.ec || fence.reply.type != redis_reply::kind::integer) co_return false;
   static constexpr std::array<std::string_view, 2> patterns = {"entry:*", "grant:*"};
   for (std::string_view what : patterns) {
     std::string cursor = "0";
     do {
-      auto r = co_await conn_->command(argv("SCAN", cursor, "MATCH", prefix_ + std::string(what), "COUNT", "1000"));
+      auto r = co_await conn_->command(
+          argv("SCAN", cursor, "MATCH", prefix_ + std::string(what), "COUNT", "1000"), in_session);
       if (r.ec || r.reply.type != redis_reply::kind::array || r.reply.elements.size() != 2)
         co_return false;
       cursor = r.reply.elements[0].str;
       auto del = argv("UNLINK");
       for (const auto& k : r.reply.elements[1].elements) del.push_back(k.str);
       if (del.size() > 1) {
-        auto d = co_await conn_->command(std::move(del));
+        auto d = co_await conn_->command(std::move(del), in_session);
         if (d.ec) co_return false;
       }
     } while (cursor != "0");
@@ -220,8 +234,8 @@ std::string redis_grants::grant_key(const token_fingerprint& token) const {
 }
 
 net::awaitable<std::optional<wall_clock::time_point>> redis_grants::expiry(
-    const token_fingerprint& token, const grant_scope& scope) {
-  auto r = co_await conn_->command(argv("HGET", grant_key(token), scope_field(scope)));
+    const token_fingerprint& token, const grant_scope& scope, std::uint64_t in_session) {
+  auto r = co_await conn_->command(argv("HGET", grant_key(token), scope_field(scope)), in_session);
   if (r.ec || r.reply.type != redis_reply::kind::string) co_return std::nullopt;
   const auto until = static_cast<std::int64_t>(parse_u64(r.reply));
   if (until <= now_ms()) co_return std::nullopt;
@@ -241,13 +255,15 @@ net::awaitable<void> redis_grants::learn(const token_fingerprint& token, const g
 }
 
 net::awaitable<bool> redis_grants::remove_scope(const token_fingerprint& token,
-                                                const grant_scope& scope) {
-  auto r = co_await conn_->command(argv("HDEL", grant_key(token), scope_field(scope)));
+                                                const grant_scope& scope,
+                                                std::uint64_t in_session) {
+  auto r = co_await conn_->command(argv("HDEL", grant_key(token), scope_field(scope)), in_session);
   co_return !r.ec;
 }
 
-net::awaitable<bool> redis_grants::remove_token(const token_fingerprint& token) {
-  auto r = co_await conn_->command(argv("DEL", grant_key(token)));
+net::awaitable<bool> redis_grants::remove_token(const token_fingerprint& token,
+                                                std::uint64_t in_session) {
+  auto r = co_await conn_->command(argv("DEL", grant_key(token)), in_session);
   co_return !r.ec;
 }
 

@@ -10,6 +10,12 @@
 // Nothing token-bearing is stored: grants are keyed by the token's SHA-256 fingerprint.
 // A fill stores only if no generation moved since its ticket was taken (checked atomically
 // by a Lua script), so a fill that began before an invalidation on any instance is dropped.
+// A ticket is also bound to the connection session it was read in: a fill is never stored
+// through a later link (a new master, a restarted Redis), where the generations it read may
+// have been lost and counted up again to the same values.
+//
+// Operations that take `in_session` run only on that session's link (0: on whichever is up),
+// failing otherwise as Redis being unreachable does.
 //
 // When Redis fails or is slow, operations complete within the connection's command timeout as a
 // miss, a dropped insert or a failed invalidation; the caller decides what that means.
@@ -42,14 +48,16 @@ class redis_store final : public store {
   net::awaitable<void> invalidate_location(std::string_view location) override;
   net::awaitable<bool> invalidated_since(const resource_key& key, fill_ticket ticket) override;
 
+  // lookup() on one session's link only.
+  net::awaitable<entry_ptr> fetch(const variant_key& key, std::uint64_t in_session);
   // The same operations, saying whether Redis did them.
   net::awaitable<shared_write> store_entry(const variant_key& key, const entry& e,
                                            fill_ticket ticket, std::chrono::milliseconds keep_for);
-  net::awaitable<bool> drop_resource(const resource_key& key);
-  net::awaitable<bool> drop_location(std::string_view location);
+  net::awaitable<bool> drop_resource(const resource_key& key, std::uint64_t in_session = 0);
+  net::awaitable<bool> drop_location(std::string_view location, std::uint64_t in_session = 0);
   // Drops every entry and grant under this prefix (after invalidations were lost while Redis
   // was away).
-  net::awaitable<bool> drop_all();
+  net::awaitable<bool> drop_all(std::uint64_t in_session = 0);
 
   std::string entry_key(const resource_key& key) const;
   std::string generation_key(const resource_key& key) const;
@@ -77,9 +85,11 @@ class redis_grants final : public grant_store {
 
   // When the grant ends, if Redis holds one; nullopt when it does not or cannot say.
   net::awaitable<std::optional<wall_clock::time_point>> expiry(const token_fingerprint& token,
-                                                               const grant_scope& scope);
-  net::awaitable<bool> remove_scope(const token_fingerprint& token, const grant_scope& scope);
-  net::awaitable<bool> remove_token(const token_fingerprint& token);
+                                                               const grant_scope& scope,
+                                                               std::uint64_t in_session = 0);
+  net::awaitable<bool> remove_scope(const token_fingerprint& token, const grant_scope& scope,
+                                    std::uint64_t in_session = 0);
+  net::awaitable<bool> remove_token(const token_fingerprint& token, std::uint64_t in_session = 0);
 
   std::string grant_key(const token_fingerprint& token) const;
 

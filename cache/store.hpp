@@ -31,8 +31,12 @@ struct fill_ticket {
   // The shared store's generations of the resource, its location and the whole cache, as read
   // when the ticket was taken; not known when the shared store did not answer (then nothing is
   // stored there).
+  // The connection session they were read in is part of them: a server reached later (a new
+  // master after a failover, a restarted Redis) may have lost writes, so generations read
+  // before are not compared with its own.
   struct generations {
     std::uint64_t resource = 0, location = 0, everything = 0;
+    std::uint64_t session = 0;
     bool known = false;
     friend bool operator==(const generations&, const generations&) = default;
   } shared;

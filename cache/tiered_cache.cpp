@@ -1,5 +1,8 @@
 #include "cache/tiered_cache.hpp"
 
+#include <set>
+#include <vector>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,19 +15,117 @@ using std::chrono::milliseconds;
 
 tiered_cache::tiered_cache(net::any_io_executor ex, std::unique_ptr<memory_store> l1,
                            redis_store& l2, redis_grants& l2_grants, redis_backoff& l2_backoff,
-                           invalidation_bus& bus, std::size_t max_pending)
+                           invalidation_bus& bus, std::size_t max_pending,
+                           std::chrono::milliseconds journal_horizon)
     : ex_(std::move(ex)),
       l1_(std::move(l1)),
       l2_(l2),
       l2_grants_(l2_grants),
       l2_backoff_(l2_backoff),
       bus_(bus),
-      max_pending_(max_pending) {}
+      max_pending_(max_pending),
+      journal_horizon_(journal_horizon),
+      max_journal_(max_pending) {}
 
 void tiered_cache::attach() {
   bus_.on_remote([this](const invalidation& m) { apply_remote(m); });
   bus_.on_resubscribed([this] { net::co_spawn(ex_, resync(), net::detached); });
+  l2_.connection().on_up([this](std::uint64_t session) {
+    net::co_spawn(ex_, replay_journal(session), net::detached);
+  });
   net::co_spawn(ex_, retry_pending(), net::detached);
+}
+
+void tiered_cache::journal(const invalidation& m) {
+  if (m.what == invalidation::kind::block) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(journal_mu_);
+  while (!journal_.empty() && now - journal_.front().first > journal_horizon_) journal_.pop_front();
+  if (journal_.size() >= max_journal_) {
+    journal_.clear();
+    journal_overflowed_ = true;
+  }
+  journal_.emplace_back(now, m);
+}
+
+std::size_t tiered_cache::journal_size() const {
+  std::lock_guard lock(journal_mu_);
+  return journal_.size();
+}
+
+std::uint64_t tiered_cache::readable_session() const noexcept {
+  const auto verified = verified_session_.load();
+  return verified != 0 && verified == l2_.connection().session() ? verified : 0;
+}
+
+bool tiered_cache::reading_redis() const noexcept {
+  return readable_session() != 0 && l2_.connection().up();
+}
+
+net::awaitable<bool> tiered_cache::reapply(const invalidation& m, std::uint64_t session) {
+  switch (m.what) {
+    case invalidation::kind::resource: co_return co_await l2_.drop_resource(m.resource, session);
+    case invalidation::kind::location: co_return co_await l2_.drop_location(m.location, session);
+    case invalidation::kind::token:
+      if (auto fp = fingerprint_from_hex(m.token_hex))
+        co_return co_await l2_grants_.remove_token(*fp, session);
+      co_return true;
+    case invalidation::kind::scope:
+      if (auto fp = fingerprint_from_hex(m.token_hex))
+        co_return co_await l2_grants_.remove_scope(*fp, m.scope, session);
+      co_return true;
+    case invalidation::kind::everything: co_return co_await l2_.drop_all(session);
+    case invalidation::kind::block: co_return true;
+  }
+  co_return true;
+}
+
+net::awaitable<void> tiered_cache::replay_journal(std::uint64_t session) {
+  if (journal_replaying_.exchange(true)) co_return;  // the retry loop comes back for it
+  std::vector<invalidation> work;
+  bool everything = false;
+  {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(journal_mu_);
+    while (!journal_.empty() && now - journal_.front().first > journal_horizon_)
+      journal_.pop_front();
+    everything = journal_overflowed_;
+    // The same invalidation heard or made many times is applied once.
+    std::set<std::string> seen;
+    for (const auto& [at, m] : journal_) {
+      invalidation bare = m;
+      bare.origin.clear();
+      if (seen.insert(encode(bare)).second) work.push_back(std::move(bare));
+    }
+  }
+  if (everything) {
+    work.clear();
+    work.emplace_back().what = invalidation::kind::everything;
+  }
+  bool through = true;
+  std::size_t applied = 0;
+  for (const auto& m : work) {
+    if (l2_.connection().session() != session) {
+      through = false;
+      break;
+    }
+    const bool ok = co_await reapply(m, session);
+    if (!ok) {
+      through = false;
+      break;
+    }
+    ++applied;
+  }
+  if (through && l2_.connection().session() == session) {
+    if (everything) {
+      std::lock_guard lock(journal_mu_);
+      journal_overflowed_ = false;
+    }
+    stats_.journal_replays.fetch_add(1, std::memory_order_relaxed);
+    stats_.journal_replayed.fetch_add(applied, std::memory_order_relaxed);
+    verified_session_ = session;
+  }
+  journal_replaying_ = false;
 }
 
 net::awaitable<void> tiered_cache::retry_pending() {
@@ -36,6 +137,10 @@ net::awaitable<void> tiered_cache::retry_pending() {
     auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
     if (ec) co_return;
     if (pending() > 0 || overflowed()) co_await replay_pending();
+    // A journal replay that failed half-way (the link went again) is tried on the next link.
+    const auto session = l2_.connection().session();
+    if (session != 0 && verified_session_.load() != session && l2_.connection().up())
+      co_await replay_journal(session);
   }
 }
 
@@ -59,7 +164,10 @@ net::awaitable<entry_ptr> tiered_cache::lookup(const variant_key& key) {
     // Taken before asking Redis: an invalidation arriving meanwhile keeps the copy out of L1.
     local = l1_->ticket(key.resource);
   }
-  auto e = co_await l2_.lookup(key);
+  // Not on a link where the journal has not been applied yet: a miss meanwhile.
+  const auto session = readable_session();
+  if (session == 0) co_return nullptr;
+  auto e = co_await l2_.fetch(key, session);
   if (e) {
     stats_.l2_hits.fetch_add(1, std::memory_order_relaxed);
     if (l1_) {
@@ -107,6 +215,7 @@ net::awaitable<bool> tiered_cache::propagate(const invalidation& m) {
 }
 
 net::awaitable<void> tiered_cache::send(const invalidation& m) {
+  journal(m);
   // Counted as pending from the start: until Redis has taken it, it is not through.
   propagating_.fetch_add(1, std::memory_order_relaxed);
   const bool through = co_await propagate(m);
@@ -149,7 +258,9 @@ net::awaitable<bool> tiered_cache::invalidated_since(const resource_key& key, fi
 
 net::awaitable<bool> tiered_cache::holds(const token_fingerprint& token, const grant_scope& scope) {
   if (l1_grants_.holds_now(token, scope)) co_return true;
-  auto until = co_await l2_grants_.expiry(token, scope);
+  const auto session = readable_session();
+  if (session == 0) co_return false;  // asked upstream instead
+  auto until = co_await l2_grants_.expiry(token, scope, session);
   if (!until) co_return false;
   // Learned by another instance: keep a local copy for as long as it lasts.
   auto left = std::chrono::duration_cast<milliseconds>(*until - wall_clock::now());
@@ -204,6 +315,7 @@ net::awaitable<void> tiered_cache::block(backoff_kind kind, const std::string& i
 void tiered_cache::apply_remote(const invalidation& m) {
   // A rate-limit block travels on the same channel but invalidates nothing.
   if (m.what != invalidation::kind::block) {
+    journal(m);
     stats_.remote_invalidations.fetch_add(1, std::memory_order_relaxed);
     if (on_remote_) on_remote_();
   }

@@ -9,6 +9,15 @@
 // every entry in Redis is dropped instead. After every (re)subscription L1 is emptied, since
 // messages from other instances may have been missed.
 //
+// A Redis reached through a new link (a master promoted by Sentinel, a Redis restarted from its
+// last snapshot) may have lost the last writes the old one took: among them invalidations, whose
+// loss would bring back entries a write made old. So every instance keeps a journal of the
+// invalidations of the last `journal_horizon` (its own and those heard from other instances) and,
+// on every new link, applies them all again on that link before it reads an entry or a grant
+// from Redis there; until then it answers from upstream. Fills whose tickets were read on an
+// earlier link are never stored (redis_store binds tickets to the session). Together, a write
+// Redis lost can cause misses only, as long as one instance that heard of it is still running.
+//
 // Thread-safety: may be used from any thread.
 #pragma once
 
@@ -34,6 +43,8 @@ struct tiered_stats {
   std::atomic<std::uint64_t> remote_invalidations{0};  // applied from other instances
   std::atomic<std::uint64_t> replayed{0};              // lost invalidations replayed
   std::atomic<std::uint64_t> resyncs{0};               // L1 emptied after (re)subscription
+  std::atomic<std::uint64_t> journal_replays{0};       // journals applied on a new link
+  std::atomic<std::uint64_t> journal_replayed{0};      // invalidations applied by them
 };
 
 class tiered_cache final : public store, public grant_store, public backoff_store {
@@ -41,7 +52,8 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   // `l1` may be null (L1 disabled); `ex` runs the replay after Redis comes back.
   tiered_cache(net::any_io_executor ex, std::unique_ptr<memory_store> l1, redis_store& l2,
                redis_grants& l2_grants, redis_backoff& l2_backoff, invalidation_bus& bus,
-               std::size_t max_pending = 10000);
+               std::size_t max_pending = 10000,
+               std::chrono::milliseconds journal_horizon = std::chrono::minutes(5));
 
   // store
   net::awaitable<entry_ptr> lookup(const variant_key& key) override;
@@ -78,6 +90,11 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   const tiered_stats& stats() const noexcept { return stats_; }
   // Invalidations and grant drops Redis has not taken yet: being sent, remembered, replaying.
   std::size_t pending() const;
+  // Invalidations in the journal now.
+  std::size_t journal_size() const;
+  // Whether entries and grants are read from Redis now: its link is up and the journal has been
+  // applied there.
+  bool reading_redis() const noexcept;
 
  private:
   void apply_remote(const invalidation& m);
@@ -90,6 +107,13 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   void remember(invalidation m);
   // propagate(), remembering `m` when Redis did not take it.
   net::awaitable<void> send(const invalidation& m);
+  void journal(const invalidation& m);
+  // The session whose link entries and grants may be read on now; 0: none.
+  std::uint64_t readable_session() const noexcept;
+  // Applies the journal on `session`'s link; marks it readable when all of it went through.
+  net::awaitable<void> replay_journal(std::uint64_t session);
+  // The Redis side of one invalidation on `session`'s link, not published.
+  net::awaitable<bool> reapply(const invalidation& m, std::uint64_t session);
 
   net::any_io_executor ex_;
   std::unique_ptr<memory_store> l1_;
@@ -106,6 +130,13 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   std::size_t replaying_count_ = 0;  // taken out of pending_ by a replay, not yet through
   std::atomic<std::size_t> propagating_{0};  // being sent for the first time
   std::atomic<bool> replaying_{false};
+  std::chrono::milliseconds journal_horizon_;
+  std::size_t max_journal_;
+  mutable std::mutex journal_mu_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, invalidation>> journal_;
+  bool journal_overflowed_ = false;  // since: replaying it means dropping everything
+  std::atomic<std::uint64_t> verified_session_{0};
+  std::atomic<bool> journal_replaying_{false};
   tiered_stats stats_;
   std::function<void()> on_remote_;
 };

@@ -268,11 +268,16 @@ const std::vector<setting>& settings() {
                      "Proxy-Authorization on the CONNECT only",
                      &config::upstream_proxy_credentials_file));
     t.push_back(text("redis", "URL|none",
-                     "redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] or none",
+                     "redis://[[user]:password@]host[:port][/db], unix:///path[?db=N], "
+                     "redis+sentinel://[[user]:password@]host1:port1,host2:port2/MASTER_NAME[/db] "
+                     "(sentinel port 26379 by default) or none",
                      &config::redis));
     t.push_back(text("redis-password-file", "FILE",
                      "read the Redis password from this file (first line) instead of the URL",
                      &config::redis_password_file));
+    t.push_back(text("redis-sentinel-password-file", "FILE",
+                     "with redis+sentinel://: the sentinels' own password (first line of FILE)",
+                     &config::redis_sentinel_password_file));
     t.push_back(duration_ms("redis-timeout", "longest one request waits on Redis, all commands together", &config::redis_timeout));
     t.push_back(text("redis-prefix", "NAME", "first part of every Redis key and channel name",
                      &config::redis_prefix));
@@ -345,7 +350,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& help_topics
         "max-upstream-body-bytes", "upstream-proxy", "upstream-proxy-credentials-file"}},
       {"Cache and grants", {"cache-ttl", "stale-ttl", "grant-ttl", "memory-max-bytes"}},
       {"Redis (several instances, one cache)",
-       {"redis", "redis-password-file", "redis-timeout", "redis-prefix", "l1-max-bytes"}},
+       {"redis", "redis-password-file", "redis-sentinel-password-file", "redis-timeout",
+        "redis-prefix", "l1-max-bytes"}},
       {"Rate limits", {"max-retry-wait", "max-backoff", "default-backoff"}},
       {"Client requests",
        {"max-header-bytes", "max-body-bytes", "client-header-timeout", "client-body-timeout",
@@ -486,12 +492,20 @@ void check_redis(const config& c, const source_fn& source) {
   if (c.redis == "none") {
     if (!c.redis_password_file.empty())
       fail("redis-password-file", "is set but --redis is none", source);
+    if (!c.redis_sentinel_password_file.empty())
+      fail("redis-sentinel-password-file", "is set but --redis is none", source);
     return;
   }
   // The parser start-up uses: what passes here connects with the same settings.
   const auto parsed = parse_redis_url(c.redis);
   if (!parsed.url) fail("redis", quote(mask_password(c.redis)) + " " + parsed.error, source);
   const auto& url = *parsed.url;
+  if (!c.redis_sentinel_password_file.empty()) {
+    if (url.sentinels.empty())
+      fail("redis-sentinel-password-file", "is set but --redis is not a redis+sentinel:// URL",
+           source);
+    read_secret_file(c.redis_sentinel_password_file, "redis-sentinel-password-file");
+  }
   if (!c.redis_password_file.empty()) {
     if (url.has_password)
       fail("redis-password-file",

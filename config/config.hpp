@@ -44,8 +44,9 @@ struct config {
   std::string upstream_proxy;                     // http://HOST:PORT to reach upstream through (CONNECT); "" = direct
   std::string upstream_proxy_credentials_file;    // file holding user:password for the proxy ("" = none)
 
-  std::string redis = "none";                     // redis://[[user]:password@]host[:port][/db], unix:///path[?db=N], none
+  std::string redis = "none";                     // redis://..., unix:///path[?db=N], redis+sentinel://..., none
   std::string redis_password_file;                // file holding the Redis password ("" = none)
+  std::string redis_sentinel_password_file;       // file holding the sentinels' password ("" = none)
   milliseconds redis_timeout{50};                 // longest any request waits on Redis
   std::string redis_prefix = "wcp";               // keys are <prefix>:v1:..., channel <prefix>:v1:invalidations
   std::size_t l1_max_bytes = 64u << 20;           // with Redis: in-process L1 bound, 0 = no L1

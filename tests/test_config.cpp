@@ -467,6 +467,32 @@ TEST_CASE("describe masks the redis password") {
   CHECK(contains(cfg::describe(c), "redis = unix:///run/redis.sock\n"));
 }
 
+TEST_CASE("redis+sentinel URLs and --redis-sentinel-password-file - validated, masked") {
+  cfg::config c;
+  c.upstream = "https://webexapis.com";
+  c.redis = "redis+sentinel://:hunter2@10.0.0.1:26379,10.0.0.2,10.0.0.3:26380/cache-master/2";
+  CHECK(validate_error(c).empty());
+  CHECK(contains(cfg::describe(c),
+                 "redis = redis+sentinel://:***@10.0.0.1:26379,10.0.0.2,10.0.0.3:26380/cache-master/2\n"));
+  for (const char* bad : {"redis+sentinel://10.0.0.1", "redis+sentinel://10.0.0.1:0/m",
+                          "redis+sentinel://a,a/m", "redis+sentinel://a/m/99"}) {
+    CAPTURE(bad);
+    c.redis = bad;
+    CHECK(contains(validate_error(c), "--redis"));
+  }
+  temp_file secret("sentinel-secret\n");
+  c.redis = "redis+sentinel://10.0.0.1/m";
+  c.redis_sentinel_password_file = secret.path;
+  CHECK(validate_error(c).empty());
+  c.redis = "redis://cache";
+  CHECK(contains(validate_error(c), "--redis-sentinel-password-file"));
+  c.redis = "none";
+  CHECK(contains(validate_error(c), "--redis-sentinel-password-file"));
+  c.redis = "redis+sentinel://10.0.0.1/m";
+  c.redis_sentinel_password_file = "/nonexistent/secret";
+  CHECK(contains(validate_error(c), "redis-sentinel-password-file"));
+}
+
 TEST_CASE("upstream-proxy - accepted and refused URL forms") {
   struct accepted {
     const char* text;

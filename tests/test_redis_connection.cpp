@@ -12,6 +12,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "cache/redis_connection.hpp"
+#include "cache/redis_store.hpp"
+#include "config/redis_url.hpp"
 #include "support/redis_server.hpp"
 
 using namespace wcp::cache;
@@ -224,6 +226,64 @@ TEST_CASE("parse_redis_url rejects malformed urls") {
        }) {
     CAPTURE(bad);
     CHECK_FALSE(parse_redis_url(bad));
+  }
+}
+
+TEST_CASE("redis+sentinel URLs name the sentinels, the master name and the data Redis's credentials") {
+  auto u = wcp::config::parse_redis_url(
+      "redis+sentinel://alice:p%40ss@10.0.0.1:26380,sentinel-b,[::1]:5000/mymaster/3");
+  REQUIRE(u.url);
+  REQUIRE(u.url->sentinels.size() == 3);
+  CHECK(u.url->sentinels[0].host == "10.0.0.1");
+  CHECK(u.url->sentinels[0].port == 26380);
+  CHECK(u.url->sentinels[1].host == "sentinel-b");
+  CHECK(u.url->sentinels[1].port == 26379);  // the sentinel default
+  CHECK(u.url->sentinels[2].host == "::1");
+  CHECK(u.url->sentinels[2].port == 5000);
+  CHECK(u.url->master_name == "mymaster");
+  CHECK(u.url->db == 3);
+  CHECK(u.url->username == "alice");
+  CHECK(u.url->password == "p@ss");
+  CHECK(u.url->host.empty());
+
+  u = wcp::config::parse_redis_url("REDIS+SENTINEL://s1/m");
+  REQUIRE(u.url);
+  CHECK(u.url->sentinels.size() == 1);
+  CHECK(u.url->master_name == "m");
+  CHECK(u.url->db == 0);
+  CHECK_FALSE(u.url->has_password);
+
+  // The connection options: no host until the sentinels name one, and ROLE checked on connect.
+  auto o = parse_redis_url("redis+sentinel://:pw@127.0.0.1:26379/m/2");
+  REQUIRE(o);
+  CHECK(o->host.empty());
+  CHECK(o->require_master);
+  CHECK(o->password == "pw");
+  CHECK(o->db == 2);
+  CHECK_FALSE(parse_redis_url("redis://127.0.0.1")->require_master);
+
+  for (const char* bad : {
+           "redis+sentinel://",
+           "redis+sentinel://s1",
+           "redis+sentinel://s1/",
+           "redis+sentinel:///m",
+           "redis+sentinel://s1,/m",
+           "redis+sentinel://,s1/m",
+           "redis+sentinel://s1:0/m",
+           "redis+sentinel://s1:70000/m",
+           "redis+sentinel://s1,s1:26379/m",
+           "redis+sentinel://s1/m/16",
+           "redis+sentinel://s1/m/x",
+           "redis+sentinel://s1/m?x=1",
+           "redis+sentinel://s1/bad name",
+           "redis+sentinel://s1/ma$ter",
+           "redis+sentinel://alice:@s1/m",
+           "redis+sentinel://[::1/m",
+       }) {
+    CAPTURE(bad);
+    const auto r = wcp::config::parse_redis_url(bad);
+    CHECK_FALSE(r.url);
+    CHECK_FALSE(r.error.empty());
   }
 }
 
@@ -773,4 +833,128 @@ TEST_CASE("commands before start fail with not_connected") {
   CHECK(run(*c, {"PING"}).ec == redis_errc::not_connected);
   c.reset();
   CHECK(l.drain(2s));
+}
+
+namespace {
+
+// A command bound to one session, through the coroutine form, waited for with a deadline.
+redis_result run_in(loop& l, redis_connection& c, std::vector<std::string> args,
+                    std::uint64_t session) {
+  auto p = std::make_shared<std::promise<redis_result>>();
+  auto f = p->get_future();
+  net::co_spawn(
+      l.ioc,
+      [&c, args = std::move(args), session]() mutable -> net::awaitable<redis_result> {
+        co_return co_await c.command(std::move(args), session);
+      },
+      [p](std::exception_ptr, redis_result r) { p->set_value(std::move(r)); });
+  if (f.wait_for(5s) != std::future_status::ready) throw std::runtime_error("command did not complete");
+  return f.get();
+}
+
+}  // namespace
+
+TEST_CASE("require_master: a replica is not used - set_target moves the connection at once, each link a new session") {
+  redis_server master;
+  redis_server replica({"--replicaof", "127.0.0.1", std::to_string(master.port())});
+  loop l;
+  auto o = options_for(replica);
+  o.require_master = true;
+  auto c = redis_connection::create(l.ioc.get_executor(), o);
+  std::atomic<int> not_master{0};
+  std::mutex mu;
+  std::vector<std::uint64_t> sessions;
+  c->on_not_master([&] { ++not_master; });
+  c->on_up([&](std::uint64_t s) {
+    std::lock_guard lock(mu);
+    sessions.push_back(s);
+  });
+  c->start();
+  REQUIRE(wait_until([&] { return not_master >= 2; }));  // refused, and refused again on retry
+  CHECK_FALSE(c->up());
+  CHECK(c->stats().not_master >= 2);
+  CHECK(run(*c, {"SET", "k", "v"}).ec == redis_errc::not_connected);
+  CHECK(c->session() == 0);
+
+  c->set_target("127.0.0.1", master.port());
+  REQUIRE(wait_until([&] { return c->up(); }));
+  CHECK(c->target() == "127.0.0.1:" + std::to_string(master.port()));
+  CHECK(c->session() == 1);
+  auto set = run(*c, {"SET", "k", "v"});
+  CHECK_FALSE(set.ec);
+  CHECK(set.session == 1);
+  CHECK(master.cli({"GET", "k"}) == "v");
+
+  // A restarted server is a new link: commands bound to the old session are not sent.
+  master.restart();
+  REQUIRE(wait_until([&] { return c->up() && c->session() == 2; }));
+  CHECK(run_in(l, *c, {"SET", "k", "old"}, 1).ec == redis_errc::not_connected);
+  CHECK(master.cli({"EXISTS", "k"}) == "0");  // persisting nothing, it came back empty
+  auto bound = run_in(l, *c, {"SET", "k", "new"}, 2);
+  CHECK_FALSE(bound.ec);
+  CHECK(bound.session == 2);
+
+  // Pointed back at the replica while up: the master's link is dropped at once, not used again.
+  const int refused = not_master.load();
+  c->set_target("127.0.0.1", replica.port());
+  REQUIRE(wait_until([&] { return not_master > refused; }));
+  CHECK_FALSE(c->up());
+  CHECK(run(*c, {"GET", "k"}).ec == redis_errc::not_connected);
+  std::lock_guard lock(mu);
+  CHECK(sessions == std::vector<std::uint64_t>{1, 2});
+}
+
+TEST_CASE("a connection without a host waits for set_target") {
+  redis_server server;
+  loop l;
+  auto o = options_for(server);
+  o.host.clear();
+  auto c = connect(l, o, false);
+  CHECK(c->target().empty());
+  CHECK(run(*c, {"PING"}).ec == redis_errc::not_connected);
+  CHECK(c->stats().connect_failures == 0);
+  c->set_target("127.0.0.1", server.port());
+  REQUIRE(wait_until([&] { return c->up(); }));
+  CHECK(run(*c, {"PING"}).reply.str == "PONG");
+}
+
+TEST_CASE("a fill ticket read before Redis came back is never stored after") {
+  redis_server server;
+  loop l;
+  auto c = connect(l, options_for(server));
+  redis_store store(c, "wcp");
+  const wcp::cache::resource_key key(wcp::cache::resource_kind::call_park, "loc1", "park1");
+  auto ticket_p = std::make_shared<std::promise<fill_ticket>>();
+  net::co_spawn(l.ioc, store.begin_fill(key), [ticket_p](std::exception_ptr, fill_ticket t) {
+    ticket_p->set_value(t);
+  });
+  auto before = ticket_p->get_future().get();
+  REQUIRE(before.shared.known);
+  CHECK(before.shared.session == 1);
+
+  server.restart();
+  REQUIRE(wait_until([&] { return c->up() && c->session() == 2; }));
+  wcp::cache::entry e;
+  e.status = 200;
+  e.body = "{}";
+  e.stored_at = wcp::cache::wall_clock::now();
+  e.expires_at = e.stored_at + 60s;
+  const wcp::cache::variant_key vkey{key, "org"};
+  auto store_with = [&](fill_ticket t) {
+    auto p = std::make_shared<std::promise<shared_write>>();
+    net::co_spawn(l.ioc, store.store_entry(vkey, e, t, 60s),
+                  [p](std::exception_ptr, shared_write w) { p->set_value(w); });
+    return p->get_future().get();
+  };
+  // Same generations (all zero on an empty Redis), earlier link: not stored.
+  CHECK(store_with(before) == shared_write::failed);
+  CHECK(server.cli({"EXISTS", store.entry_key(key)}) == "0");
+  auto again_p = std::make_shared<std::promise<fill_ticket>>();
+  net::co_spawn(l.ioc, store.begin_fill(key), [again_p](std::exception_ptr, fill_ticket t) {
+    again_p->set_value(t);
+  });
+  auto again = again_p->get_future().get();
+  CHECK(again.shared.session == 2);
+  CHECK(store_with(again) == shared_write::done);
+  CHECK(server.cli({"EXISTS", store.entry_key(key)}) == "1");
 }

@@ -117,9 +117,11 @@ struct tiered_backend {
     conn->start();
     sub->start();
     const auto deadline = std::chrono::steady_clock::now() + seconds(5);
-    while ((!conn->up() || !sub->up()) && std::chrono::steady_clock::now() < deadline)
+    // Up, subscribed, and reading from Redis (its invalidation journal applied on the link).
+    while ((!conn->up() || !sub->up() || !s->reading_redis()) &&
+           std::chrono::steady_clock::now() < deadline)
       ioc.run_for(milliseconds(10));
-    REQUIRE(conn->up());
+    REQUIRE(s->reading_redis());
   }
   ~tiered_backend() {
     sub->stop();
@@ -335,4 +337,36 @@ TEST_CASE("invalidation messages encode and decode strictly") {
   for (const char* bad : {"", "v1", "v2|a|a", "v1||a", "v1|a|r|callParks|L", "v1|a|r|other|L|I",
                           "v1|a|t|xyz", "v1|a|s|" "0000|o|l", "v1|a|l|a b", "v1|a|a|extra"})
     CHECK_FALSE(decode(bad).has_value());
+}
+
+TEST_CASE("tiered: on a new Redis link nothing is read before the invalidation journal is applied there") {
+  tiered_backend b;
+  const resource_key other(resource_kind::call_park, "TE9DMQ", "T1RIRVIx");
+  auto t = run(b.ioc, b.s->begin_fill(park));
+  REQUIRE(run(b.ioc, b.s->insert(own, make_entry("old"), t, seconds(60))));
+  // The snapshot Redis comes back from holds the entry.
+  REQUIRE(b.server.cli({"SAVE"}) == "OK");
+  run(b.ioc, b.s->invalidate(other));  // applied first on the new link
+  run(b.ioc, b.s->invalidate(park));
+  CHECK(b.s->journal_size() == 2);
+  const auto replays = b.s->stats().journal_replays.load();
+  b.server.kill();
+  b.server.restart();
+  REQUIRE(b.server.cli({"EXISTS", b.l2->entry_key(park)}) == "1");
+
+  // Up to the moment the new link is up: its journal replay has just been started.
+  b.ioc.restart();
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (b.conn->session() < 2 && std::chrono::steady_clock::now() < deadline)
+    b.ioc.run_one_for(milliseconds(10));
+  REQUIRE(b.conn->session() == 2);
+  CHECK_FALSE(b.s->reading_redis());
+  // A lookup now must not read the entry Redis lost the invalidation of.
+  CHECK(run(b.ioc, b.s->lookup(own)) == nullptr);
+  while (!b.s->reading_redis() && std::chrono::steady_clock::now() < deadline)
+    b.ioc.run_for(milliseconds(10));
+  REQUIRE(b.s->reading_redis());
+  CHECK(b.s->stats().journal_replays.load() == replays + 1);
+  CHECK(b.server.cli({"EXISTS", b.l2->entry_key(park)}) == "0");
+  CHECK(run(b.ioc, b.s->lookup(own)) == nullptr);
 }
