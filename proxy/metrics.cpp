@@ -94,6 +94,15 @@ void registry::add_gauge_fns(std::string name, std::string help, std::string lab
   e.fn_series = std::move(series);
 }
 
+void registry::add_info_fn(std::string name, std::string help, std::string label,
+                           std::function<std::string()> value, std::function<double()> fn) {
+  std::lock_guard lock(mu_);
+  auto& e = push(metric_type::gauge, std::move(name), std::move(help));
+  e.fn_label = std::move(label);
+  e.info_value = std::move(value);
+  e.fn = std::move(fn);
+}
+
 void registry::add_counter_fn(std::string name, std::string help, std::function<double()> fn) {
   std::lock_guard lock(mu_);
   auto& e = push(metric_type::counter, std::move(name), std::move(help));
@@ -163,7 +172,13 @@ std::string registry::render() {
   std::string out;
   out.reserve(8192);
   for (auto& e : order_) {
-    if (!e.fn_series.empty()) {
+    if (e.info_value) {
+      header(out, e.name, e.help, "gauge");
+      auto value = e.info_value();
+      const bool none = value.empty();
+      if (none) value = "none";
+      out += e.name + label_set({e.fn_label}, {value}) + " " + format_value(none ? 0 : e.fn()) + "\n";
+    } else if (!e.fn_series.empty()) {
       header(out, e.name, e.help, "gauge");
       for (auto& [value, fn] : e.fn_series)
         out += e.name + label_set({e.fn_label}, {value}) + " " + format_value(fn()) + "\n";

@@ -95,6 +95,10 @@ class registry {
   // A gauge with one label whose series are each read when rendered.
   void add_gauge_fns(std::string name, std::string help, std::string label,
                      std::vector<std::pair<std::string, std::function<double()>>> series);
+  // One series whose label value and value are both read when rendered (an "info" gauge: one
+  // label value at a time; "none" with value 0 while `value` yields "").
+  void add_info_fn(std::string name, std::string help, std::string label,
+                   std::function<std::string()> value, std::function<double()> fn);
   // A counter kept elsewhere (an atomic of another module), read when rendered.
   void add_counter_fn(std::string name, std::string help, std::function<double()> fn);
 
@@ -111,6 +115,7 @@ class registry {
     bool fn_is_counter = false;
     std::string fn_label;  // add_gauge_fns: the label, and one function per value
     std::vector<std::pair<std::string, std::function<double()>>> fn_series;
+    std::function<std::string()> info_value;  // add_info_fn
   };
   // Appends an entry of this type and name (the caller holds mu_) and yields it to fill in.
   entry& push(metric_type type, std::string name, std::string help);

@@ -27,8 +27,10 @@
 #include "cache/invalidation_bus.hpp"
 #include "cache/memory_store.hpp"
 #include "cache/redis_connection.hpp"
+#include "cache/redis_sentinel.hpp"
 #include "cache/redis_store.hpp"
 #include "cache/tiered_cache.hpp"
+#include "config/redis_url.hpp"
 #include "config/upstream_proxy.hpp"
 #include "proxy/admin_session.hpp"
 #include "proxy/log.hpp"
@@ -94,6 +96,7 @@ struct server::impl {
   std::unique_ptr<cache::memory_backoff> backoff;
   std::shared_ptr<cache::redis_connection> redis_commands;
   std::shared_ptr<cache::redis_connection> redis_subscriber;
+  std::unique_ptr<cache::sentinel_monitor> sentinels;  // with redis+sentinel://
   std::unique_ptr<cache::redis_store> redis_entries;
   std::unique_ptr<cache::redis_grants> redis_grants;
   std::unique_ptr<cache::redis_backoff> redis_backoff;
@@ -155,6 +158,29 @@ struct server::impl {
   r.add_counter_fn("webex_cache_proxy_l1_resyncs_total",
                    "Times L1 was emptied after (re)subscribing to invalidations.",
                    [tiered] { return static_cast<double>(tiered->stats().resyncs.load()); });
+  auto* monitor = m.sentinels.get();
+  r.add_info_fn("webex_cache_proxy_redis_master",
+                "The Redis master in use (named by the sentinels with redis+sentinel://): 1 while "
+                "the command connection is up on it, 0 while not; address \"none\" before one "
+                "is known.",
+                "address", [cmd] { return cmd->target(); }, [cmd] { return cmd->up() ? 1.0 : 0.0; });
+  r.add_counter_fn("webex_cache_proxy_redis_failovers_total",
+                   "Times the sentinels named another Redis master and this instance followed.",
+                   [monitor] { return monitor ? static_cast<double>(monitor->failovers()) : 0.0; });
+  if (monitor)
+    r.add_gauge_fn("webex_cache_proxy_redis_sentinels_up",
+                   "Sentinels this instance is connected to.",
+                   [monitor] { return static_cast<double>(monitor->sentinels_up()); });
+  r.add_gauge_fn("webex_cache_proxy_redis_journal_invalidations",
+                 "Invalidations of the last minutes kept to be applied again on a new Redis link "
+                 "(a promoted master, a restarted Redis may have lost them).",
+                 [tiered] { return static_cast<double>(tiered->journal_size()); });
+  r.add_counter_fn("webex_cache_proxy_redis_journal_replays_total",
+                   "Times the invalidation journal was applied on a new Redis link before reading from it.",
+                   [tiered] { return static_cast<double>(tiered->stats().journal_replays.load()); });
+  r.add_counter_fn("webex_cache_proxy_invalidations_replayed_total",
+                   "Invalidations Redis could not take at first, written later (Redis back, or a new master).",
+                   [tiered] { return static_cast<double>(tiered->stats().replayed.load()); });
   r.add_gauge_fn("webex_cache_proxy_pending_invalidations",
                  "Invalidations and grant drops Redis has not taken yet: being sent, or remembered and replayed when it is back.",
                  [tiered] { return static_cast<double>(tiered->pending()); });
@@ -166,6 +192,10 @@ struct server::impl {
     if (!redis_commands) return out + "store: memory\n";
     const auto& st = redis_commands->stats();
     out += std::string("store: redis ") + (redis_commands->up() ? "up" : "down (degraded: serving from L1 and upstream)") + "\n";
+    const auto master = redis_commands->target();
+    out += "redis master: " + (master.empty() ? std::string("unknown (no sentinel has answered)") : master) + "\n";
+    if (sentinels)
+      out += "redis sentinels up: " + std::to_string(sentinels->sentinels_up()) + "\n";
     out += std::string("invalidations: ") + (redis_subscriber->up() ? "subscribed" : "not subscribed") + "\n";
     out += "redis errors: " + std::to_string(st.errors.load()) + ", reconnects: " + std::to_string(st.reconnects.load()) + "\n";
     return out;
@@ -316,6 +346,7 @@ struct server::impl {
       log::info("drained");
     if (admin_acceptor) admin_acceptor->close(ignored);
     // Close Redis before the event loops stop: its sockets and hiredis contexts live on them.
+    if (sentinels) co_await sentinels->close();
     if (redis_subscriber) co_await redis_subscriber->close();
     if (redis_commands) co_await redis_commands->close();
     for (auto& w : workers) w->ioc.stop();
@@ -430,6 +461,25 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
     auto ex = m.control().ioc.get_executor();
     m.redis_commands = cache::redis_connection::create(ex, *options);
     m.redis_subscriber = cache::redis_connection::create(ex, *options);
+    if (auto url = config::parse_redis_url(m.cfg.redis).url; url && !url->sentinels.empty()) {
+      cache::sentinel_options so;
+      for (const auto& s : url->sentinels) so.sentinels.emplace_back(s.host, s.port);
+      so.master_name = url->master_name;
+      if (!m.cfg.redis_sentinel_password_file.empty())
+        so.password = config::read_secret_file(m.cfg.redis_sentinel_password_file,
+                                               "redis-sentinel-password-file");
+      m.sentinels = std::make_unique<cache::sentinel_monitor>(
+          ex, std::move(so),
+          std::vector<std::shared_ptr<cache::redis_connection>>{m.redis_commands,
+                                                                m.redis_subscriber});
+      m.sentinels->on_switch([](const std::string& from, const std::string& to) {
+        if (from.empty())
+          log::info("redis master found", {{"master", to}});
+        else
+          log::warn("redis master switched: following the sentinels",
+                    {{"from", from}, {"master", to}});
+      });
+    }
     m.redis_entries = std::make_unique<cache::redis_store>(m.redis_commands, m.cfg.redis_prefix);
     m.redis_grants = std::make_unique<cache::redis_grants>(m.redis_commands, m.cfg.redis_prefix);
     m.redis_backoff = std::make_unique<cache::redis_backoff>(m.redis_commands, m.cfg.redis_prefix);
@@ -569,6 +619,7 @@ void server::start() {
                             }),
                 net::detached);
   if (m.redis_commands) {
+    if (m.sentinels) m.sentinels->start();
     m.redis_subscriber->start();
     m.redis_commands->start();
   }

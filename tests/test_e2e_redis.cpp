@@ -374,3 +374,88 @@ TEST_CASE("the Redis budget counts time spent on Redis - not time spent waiting 
   CHECK(metric(c.a.admin_port, "webex_cache_proxy_redis_waits_cut_total") == 0);
   CHECK(metric(c.b.admin_port, "webex_cache_proxy_redis_waits_cut_total") == 0);
 }
+
+TEST_CASE("a write Redis lost - it came back from a snapshot taken before - causes misses, never a stale hit") {
+  cluster c;
+  const auto path = park_path(c.world);
+  const auto auth = bearer(c.world.token_admin_a);
+  REQUIRE(c.get(c.a, path, auth).status == 200);
+  REQUIRE(c.get(c.b, path, auth).header("X-Cache") == "HIT");
+  const std::string entries = "wcp:v1:entry:callParks/*";
+  REQUIRE(!c.redis.cli({"KEYS", entries}).empty());
+  // The snapshot Redis will come back from, with the call park cached.
+  REQUIRE(c.redis.cli({"SAVE"}) == "OK");
+
+  header_list put = auth;
+  put.emplace_back("Content-Type", "application/json");
+  REQUIRE(http_request(c.a.port, "PUT", path, put, R"({"name":"Renamed Park"})").status == 200);
+  REQUIRE(eventually([&] {
+    return metric(c.b.admin_port, R"(webex_cache_proxy_invalidations_total{reason="remote"})") >= 1;
+  }));
+  CHECK(c.redis.cli({"KEYS", entries}).empty());
+  const double replays_a = metric(c.a.admin_port, "webex_cache_proxy_redis_journal_replays_total");
+  const double replays_b = metric(c.b.admin_port, "webex_cache_proxy_redis_journal_replays_total");
+  CHECK(metric(c.b.admin_port, "webex_cache_proxy_redis_journal_invalidations") >= 1);
+
+  // Redis crashes and comes back without the rename's invalidation: the old call park is there.
+  c.redis.kill();
+  c.redis.restart();
+  REQUIRE(!c.redis.cli({"KEYS", entries}).empty());
+  for (auto* p : {&c.a, &c.b})
+    REQUIRE(eventually([&] {
+      return metric(p->admin_port, "webex_cache_proxy_redis_up") == 1 &&
+             metric(p->admin_port, "webex_cache_proxy_redis_subscribed") == 1;
+    }));
+  REQUIRE(eventually([&] {
+    return metric(c.a.admin_port, "webex_cache_proxy_redis_journal_replays_total") > replays_a &&
+           metric(c.b.admin_port, "webex_cache_proxy_redis_journal_replays_total") > replays_b;
+  }));
+  // Both instances applied the journal before reading from Redis again: the old call park is gone.
+  CHECK(c.redis.cli({"KEYS", entries}).empty());
+  auto via_b = c.get(c.b, path, auth);
+  CHECK(via_b.status == 404);
+  CHECK(via_b.body.find(fake::demo_park_a1_name) == std::string::npos);
+  CHECK(c.get(c.a, path, auth).status == 404);
+}
+
+TEST_CASE("an instance that missed invalidation messages empties its L1 when it subscribes again") {
+  test::redis_server redis;
+  REQUIRE(redis.cli({"ACL", "SETUSER", "bob", "on", ">bobpw", "~*", "&*", "+@all"}) == "OK");
+  fake::fake_webex fake;
+  const auto world = fake::populate_demo_world(fake);
+  const std::string bob_url = "redis://bob:bobpw@127.0.0.1:" + std::to_string(redis.port());
+  auto a = test::start_proxy({"--upstream", fake.base_url(), "--redis", redis.url()});
+  auto b = test::start_proxy({"--upstream", fake.base_url(), "--redis", bob_url});
+  for (auto* p : {&a, &b})
+    REQUIRE(eventually([&] {
+      return metric(p->admin_port, "webex_cache_proxy_redis_up") == 1 &&
+             metric(p->admin_port, "webex_cache_proxy_redis_subscribed") == 1;
+    }));
+  const auto path = park_path(world);
+  const auto auth = bearer(world.token_admin_a);
+  REQUIRE(http_request(a.port, "GET", path, auth).status == 200);
+  REQUIRE(http_request(b.port, "GET", path, auth).header("X-Cache") == "HIT");  // in B's L1
+
+  // B is cut off from Redis (and cannot come back yet) while A renames the call park: B misses
+  // the invalidation message.
+  REQUIRE(redis.cli({"ACL", "SETUSER", "bob", "off"}) == "OK");
+  redis.cli({"CLIENT", "KILL", "USER", "bob"});
+  REQUIRE(eventually([&] { return metric(b.admin_port, "webex_cache_proxy_redis_subscribed") == 0; }));
+  const double resyncs = metric(b.admin_port, "webex_cache_proxy_l1_resyncs_total");
+  const double replays = metric(b.admin_port, "webex_cache_proxy_redis_journal_replays_total");
+  header_list put = auth;
+  put.emplace_back("Content-Type", "application/json");
+  REQUIRE(http_request(a.port, "PUT", path, put, R"({"name":"Renamed Park"})").status == 200);
+  CHECK(metric(b.admin_port, R"(webex_cache_proxy_invalidations_total{reason="remote"})") == 0);
+
+  REQUIRE(redis.cli({"ACL", "SETUSER", "bob", "on"}) == "OK");
+  REQUIRE(eventually([&] {
+    return metric(b.admin_port, "webex_cache_proxy_redis_subscribed") == 1 &&
+           metric(b.admin_port, "webex_cache_proxy_l1_resyncs_total") > resyncs &&
+           metric(b.admin_port, "webex_cache_proxy_redis_up") == 1 &&
+           metric(b.admin_port, "webex_cache_proxy_redis_journal_replays_total") > replays;
+  }));
+  // Its grant still holds (in Redis): only the emptied L1 keeps the old call park away.
+  CHECK(metric(b.admin_port, R"(webex_cache_proxy_invalidations_total{reason="remote"})") == 0);
+  CHECK(http_request(b.port, "GET", path, auth).status == 404);
+}

@@ -1,0 +1,223 @@
+#include "cache/redis_sentinel.hpp"
+
+#include <charconv>
+#include <mutex>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace wcp::cache {
+
+namespace {
+
+std::vector<std::string> argv(std::string a, std::string b, std::string c) {
+  return {std::move(a), std::move(b), std::move(c)};
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view s) {
+  unsigned v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v == 0 || v > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(v);
+}
+
+std::string show(const std::string& host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+struct sentinel_monitor::state : std::enable_shared_from_this<state> {
+  state(net::any_io_executor ex, sentinel_options o,
+        std::vector<std::shared_ptr<redis_connection>> f)
+      : strand(net::make_strand(ex)), opt(std::move(o)), followers(std::move(f)), timer(strand) {
+    for (const auto& [host, port] : opt.sentinels) {
+      redis_options ro;
+      ro.host = host;
+      ro.port = port;
+      ro.password = opt.password;
+      ro.command_timeout = opt.command_timeout;
+      ro.connect_timeout = opt.command_timeout;
+      ro.reconnect_max = opt.reconnect_max;
+      commands.push_back(redis_connection::create(ex, ro));
+      listeners.push_back(redis_connection::create(ex, ro));
+    }
+  }
+
+  void start() {
+    std::weak_ptr<state> weak = shared_from_this();
+    for (auto& c : commands)
+      c->on_up([weak](std::uint64_t) {
+        if (auto s = weak.lock()) s->requery();
+      });
+    for (auto& l : listeners) {
+      l->subscribe(
+          {"+switch-master"},
+          [weak](std::string_view, std::string_view payload) {
+            if (auto s = weak.lock()) s->announced(std::string(payload));
+          },
+          // Announcements may have been missed while this sentinel was away.
+          [weak] {
+            if (auto s = weak.lock()) s->requery();
+          });
+    }
+    for (auto& f : followers)
+      f->on_not_master([weak] {
+        if (auto s = weak.lock()) s->requery();
+      });
+    for (auto& c : commands) c->start();
+    for (auto& l : listeners) l->start();
+    net::co_spawn(strand, run(shared_from_this()), net::detached);
+  }
+
+  void requery() {
+    net::post(strand, [self = shared_from_this()] {
+      self->kicked = true;
+      self->timer.cancel();
+    });
+  }
+
+  // "<master name> <old ip> <old port> <new ip> <new port>"
+  void announced(std::string payload) {
+    std::vector<std::string> parts;
+    std::size_t at = 0;
+    while (at <= payload.size()) {
+      const auto space = payload.find(' ', at);
+      parts.push_back(payload.substr(at, space - at));
+      if (space == std::string::npos) break;
+      at = space + 1;
+    }
+    if (parts.size() != 5 || parts[0] != opt.master_name) return;
+    const auto port = parse_port(parts[4]);
+    if (!port || parts[3].empty()) return;
+    net::post(strand, [self = shared_from_this(), host = parts[3], p = *port] {
+      self->adopt(host, p);
+    });
+  }
+
+  static net::awaitable<void> run(std::shared_ptr<state> self) {
+    while (!self->stopped) {
+      self->kicked = false;
+      co_await self->query();
+      if (self->stopped) break;
+      if (self->kicked) continue;
+      self->timer.expires_after(self->opt.requery_every);
+      co_await self->timer.async_wait(net::as_tuple(net::use_awaitable));
+    }
+  }
+
+  // Asks the sentinels in turn; the first that names the master is believed.
+  net::awaitable<void> query() {
+    const std::size_t n = commands.size();
+    // While the followers cannot use what the last sentinel named, start with the next one: a
+    // sentinel cut off from the others may still name a master that is gone.
+    if (!master_up()) first = (first + 1) % n;
+    for (std::size_t i = 0; i < n && !stopped; ++i) {
+      const std::size_t k = (first + i) % n;
+      if (!commands[k]->up()) continue;
+      auto r = co_await commands[k]->command(
+          argv("SENTINEL", "get-master-addr-by-name", opt.master_name));
+      if (r.ec || r.reply.type != redis_reply::kind::array || r.reply.elements.size() != 2)
+        continue;
+      const auto port = parse_port(r.reply.elements[1].str);
+      if (!port || r.reply.elements[0].str.empty()) continue;
+      first = k;
+      adopt(r.reply.elements[0].str, *port);
+      co_return;
+    }
+  }
+
+  bool master_up() const {
+    for (const auto& f : followers)
+      if (!f->up()) return false;
+    return true;
+  }
+
+  void adopt(const std::string& host, std::uint16_t port) {
+    if (stopped) return;
+    const std::string to = show(host, port);
+    std::string from;
+    {
+      std::lock_guard lock(mu);
+      if (to == current) return;
+      from = current;
+      current = to;
+    }
+    if (!from.empty()) ++failovers;
+    for (auto& f : followers) f->set_target(host, port);
+    if (on_switch) {
+      try {
+        on_switch(from, to);
+      } catch (...) {
+      }
+    }
+  }
+
+  void halt() {
+    net::post(strand, [self = shared_from_this()] {
+      self->stopped = true;
+      self->timer.cancel();
+    });
+  }
+
+  net::awaitable<void> close() {
+    halt();
+    for (auto& c : commands) co_await c->close();
+    for (auto& l : listeners) co_await l->close();
+  }
+
+  net::strand<net::any_io_executor> strand;
+  sentinel_options opt;
+  std::vector<std::shared_ptr<redis_connection>> followers;
+  std::vector<std::shared_ptr<redis_connection>> commands;   // one per sentinel
+  std::vector<std::shared_ptr<redis_connection>> listeners;  // one per sentinel, +switch-master
+  net::steady_timer timer;
+  std::function<void(const std::string&, const std::string&)> on_switch;
+  bool kicked = false;               // on the strand
+  std::atomic<bool> stopped{false};
+  std::size_t first = 0;  // the sentinel asked first
+  mutable std::mutex mu;
+  std::string current;  // "host:port"
+  std::atomic<std::uint64_t> failovers{0};
+};
+
+sentinel_monitor::sentinel_monitor(net::any_io_executor ex, sentinel_options options,
+                                   std::vector<std::shared_ptr<redis_connection>> followers)
+    : st_(std::make_shared<state>(std::move(ex), std::move(options), std::move(followers))) {}
+
+sentinel_monitor::~sentinel_monitor() {
+  st_->halt();
+  for (auto& c : st_->commands) c->stop();
+  for (auto& l : st_->listeners) l->stop();
+}
+
+void sentinel_monitor::on_switch(std::function<void(const std::string&, const std::string&)> f) {
+  st_->on_switch = std::move(f);
+}
+
+void sentinel_monitor::start() { st_->start(); }
+
+net::awaitable<void> sentinel_monitor::close() { return st_->close(); }
+
+void sentinel_monitor::requery() { st_->requery(); }
+
+std::string sentinel_monitor::master() const {
+  std::lock_guard lock(st_->mu);
+  return st_->current;
+}
+
+std::uint64_t sentinel_monitor::failovers() const noexcept { return st_->failovers.load(); }
+
+std::size_t sentinel_monitor::sentinels_up() const noexcept {
+  std::size_t n = 0;
+  for (const auto& c : st_->commands) n += c->up() ? 1 : 0;
+  return n;
+}
+
+}  // namespace wcp::cache
