@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <fstream>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -271,4 +272,35 @@ TEST_CASE("every sentinel down at start-up: the daemon starts degraded and uses 
   REQUIRE(c.get_a(other, auth).header("X-Cache") == "MISS");
   REQUIRE(eventually([&] { return on_master(c.b, master); }, 15s));
   CHECK(c.get_b(other, auth).header("X-Cache") == "HIT");
+}
+
+TEST_CASE("sentinels with a password of their own: --redis-sentinel-password-file - the data Redis's from the URL") {
+  test::sentinel_cluster redis({"data-secret", "sentinel-secret"});
+  fake::fake_webex fake;
+  const auto world = fake::populate_demo_world(fake);
+  const auto dir = test::make_temp_dir("wcp-sentinel-pass-");
+  const auto secret = dir + "/sentinel.pass";
+  std::ofstream(secret) << "sentinel-secret\n";
+  // redis+sentinel://:data-secret@127.0.0.1:P1,.../wcpmaster
+  const auto url = "redis+sentinel://:data-secret@" + redis.url().substr(17);
+  auto with = test::start_proxy({"--upstream", fake.base_url(), "--redis", url,
+                                 "--redis-sentinel-password-file", secret});
+  auto without = test::start_proxy({"--upstream", fake.base_url(), "--redis", url});
+  const auto master = redis.master_port();
+  REQUIRE_MESSAGE(eventually([&] { return on_master(with, master); }), with.proc->output());
+  CHECK(metric(with.admin_port, "webex_cache_proxy_redis_sentinels_up") == 3);
+  const auto path = fake::call_park_path(world.loc_a1, world.park_a1);
+  const auto auth = bearer(world.token_admin_a);
+  REQUIRE(http_request(with.port, "GET", path, auth).status == 200);
+  CHECK(redis.cli(master, {"KEYS", "wcp:v1:entry:*"}).find("callParks") != std::string::npos);
+
+  // Without the sentinels' password no sentinel answers: degraded, as with Redis down.
+  CHECK(metric(without.admin_port, "webex_cache_proxy_redis_sentinels_up") == 0);
+  CHECK(metric(without.admin_port, "webex_cache_proxy_redis_up") == 0);
+  CHECK(http_request(without.admin_port, "GET", "/readyz").body.find("redis master: unknown") !=
+        std::string::npos);
+  CHECK(http_request(without.port, "GET", path, auth).status == 200);
+  CHECK(without.proc->output().find("sentinel-secret") == std::string::npos);
+  CHECK(with.proc->output().find("sentinel-secret") == std::string::npos);
+  CHECK(with.proc->output().find("data-secret") == std::string::npos);
 }

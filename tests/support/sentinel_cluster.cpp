@@ -60,9 +60,12 @@ bool has_healthy_port(const std::vector<std::map<std::string, std::string>>& ent
 
 }  // namespace
 
-sentinel_cluster::sentinel_cluster() {
+sentinel_cluster::sentinel_cluster(options o) : opt_(std::move(o)) {
   // A full sync starts at once, not after the default 5 s wait for more replicas to join.
-  const std::vector<std::string> no_sync_delay{"--repl-diskless-sync-delay", "0"};
+  std::vector<std::string> no_sync_delay{"--repl-diskless-sync-delay", "0"};
+  if (!opt_.data_password.empty())
+    no_sync_delay.insert(no_sync_delay.end(), {"--requirepass", opt_.data_password, "--masterauth",
+                                               opt_.data_password});
   nodes_.push_back(std::make_unique<redis_server>(no_sync_delay));
   auto replica_args = no_sync_delay;
   replica_args.insert(replica_args.end(),
@@ -126,6 +129,11 @@ bool sentinel_cluster::launch_sentinel(sentinel& s, bool write_config) {
          << "sentinel down-after-milliseconds " << master_name << " 500\n"
          << "sentinel failover-timeout " << master_name << " 3000\n"
          << "sentinel parallel-syncs " << master_name << " 1\n";
+    if (!opt_.data_password.empty())
+      conf << "sentinel auth-pass " << master_name << " " << opt_.data_password << "\n";
+    if (!opt_.sentinel_password.empty())
+      conf << "requirepass " << opt_.sentinel_password << "\n"
+           << "sentinel sentinel-pass " << opt_.sentinel_password << "\n";
     if (!conf) throw std::runtime_error("cannot write " + s.config);
   }
   s.proc = std::make_unique<process>(redis_server_binary,
@@ -287,6 +295,10 @@ void sentinel_cluster::start_sentinels() {
 std::string sentinel_cluster::cli(std::uint16_t port, std::vector<std::string> args,
                                   std::chrono::milliseconds timeout) {
   std::vector<std::string> argv{"-h", "127.0.0.1", "-p", std::to_string(port)};
+  const bool sentinel = std::any_of(sentinels_.begin(), sentinels_.end(),
+                                    [&](const auto& s) { return s.port == port; });
+  const auto& password = sentinel ? opt_.sentinel_password : opt_.data_password;
+  if (!password.empty()) argv.insert(argv.end(), {"--no-auth-warning", "-a", password});
   argv.insert(argv.end(), args.begin(), args.end());
   process p(redis_cli_binary, argv);
   if (!p.wait(timeout)) throw std::runtime_error("redis-cli timed out; output so far: " + p.output());

@@ -26,10 +26,16 @@ class sentinel_cluster {
  public:
   static constexpr const char* master_name = "wcpmaster";
 
+  struct options {
+    std::string data_password;      // set: requirepass/masterauth on both data nodes
+    std::string sentinel_password;  // set: requirepass on every sentinel (and sentinel-pass)
+  };
+
   // Starts all five processes and waits until the replica's link to the master is up and every
   // sentinel reports the master and knows the replica and the other two sentinels.
   // Throws std::runtime_error (with the processes' logs) when that takes longer than 30 s.
-  sentinel_cluster();
+  explicit sentinel_cluster(options o);
+  sentinel_cluster() : sentinel_cluster(options{}) {}
   ~sentinel_cluster();
   sentinel_cluster(const sentinel_cluster&) = delete;
   sentinel_cluster& operator=(const sentinel_cluster&) = delete;
@@ -56,8 +62,8 @@ class sentinel_cluster {
   // constructor does.
   void start_sentinels();
 
-  // Runs `redis-cli -h 127.0.0.1 -p PORT args...` against any port (data node or sentinel) and
-  // returns its output (stdout and stderr) without the final newline; raw replies, one per line.
+  // Runs `redis-cli -h 127.0.0.1 -p PORT args...` against any port (data node or sentinel, with
+  // its password) and returns its output (stdout and stderr) without the final newline; raw replies, one per line.
   // Throws std::runtime_error when redis-cli does not finish within `timeout`.
   std::string cli(std::uint16_t port, std::vector<std::string> args,
                   std::chrono::milliseconds timeout = std::chrono::seconds(5));
@@ -83,6 +89,7 @@ class sentinel_cluster {
   // that one and the other sentinels.
   void wait_until_settled(std::chrono::milliseconds timeout);
 
+  options opt_;
   std::vector<std::unique_ptr<redis_server>> nodes_;
   std::vector<sentinel> sentinels_;
   std::uint16_t master_port_ = 0;  // as last established
