@@ -43,7 +43,7 @@ void tiered_cache::journal(const invalidation& m) {
   while (!journal_.empty() && now - journal_.front().first > journal_horizon_) journal_.pop_front();
   if (journal_.size() >= max_journal_) {
     journal_.clear();
-    journal_overflowed_ = true;
+    journal_overflowed_at_ = now;
   }
   journal_.emplace_back(now, m);
 }
@@ -82,14 +82,30 @@ net::awaitable<bool> tiered_cache::reapply(const invalidation& m, std::uint64_t 
 
 net::awaitable<void> tiered_cache::replay_journal(std::uint64_t session) {
   if (journal_replaying_.exchange(true)) co_return;  // the retry loop comes back for it
+  // Another link may come up while this one is being replayed on: then on that one.
+  for (;;) {
+    const bool through = co_await replay_journal_once(session);
+    const auto now_session = l2_.connection().session();
+    if (through || now_session == session || !l2_.connection().up()) break;
+    session = now_session;
+  }
+  journal_replaying_ = false;
+}
+
+net::awaitable<bool> tiered_cache::replay_journal_once(std::uint64_t session) {
   std::vector<invalidation> work;
   bool everything = false;
+  std::chrono::steady_clock::time_point overflowed_at{};
   {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(journal_mu_);
     while (!journal_.empty() && now - journal_.front().first > journal_horizon_)
       journal_.pop_front();
-    everything = journal_overflowed_;
+    // Invalidations were dropped from the journal within the horizon: only dropping
+    // everything covers them.
+    overflowed_at = journal_overflowed_at_;
+    everything = overflowed_at != std::chrono::steady_clock::time_point{} &&
+                 now - overflowed_at <= journal_horizon_;
     // The same invalidation heard or made many times is applied once.
     std::set<std::string> seen;
     for (const auto& [at, m] : journal_) {
@@ -116,16 +132,15 @@ net::awaitable<void> tiered_cache::replay_journal(std::uint64_t session) {
     }
     ++applied;
   }
-  if (through && l2_.connection().session() == session) {
-    if (everything) {
-      std::lock_guard lock(journal_mu_);
-      journal_overflowed_ = false;
-    }
-    stats_.journal_replays.fetch_add(1, std::memory_order_relaxed);
-    stats_.journal_replayed.fetch_add(applied, std::memory_order_relaxed);
-    verified_session_ = session;
+  if (!through || l2_.connection().session() != session) co_return false;
+  if (everything) {
+    std::lock_guard lock(journal_mu_);
+    if (journal_overflowed_at_ == overflowed_at) journal_overflowed_at_ = {};
   }
-  journal_replaying_ = false;
+  stats_.journal_replays.fetch_add(1, std::memory_order_relaxed);
+  stats_.journal_replayed.fetch_add(applied, std::memory_order_relaxed);
+  verified_session_ = session;
+  co_return true;
 }
 
 net::awaitable<void> tiered_cache::retry_pending() {

@@ -110,8 +110,10 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   void journal(const invalidation& m);
   // The session whose link entries and grants may be read on now; 0: none.
   std::uint64_t readable_session() const noexcept;
-  // Applies the journal on `session`'s link; marks it readable when all of it went through.
+  // Applies the journal on `session`'s link (or a later one's, if one comes up meanwhile); marks
+  // the link readable when all of it went through.
   net::awaitable<void> replay_journal(std::uint64_t session);
+  net::awaitable<bool> replay_journal_once(std::uint64_t session);
   // The Redis side of one invalidation on `session`'s link, not published.
   net::awaitable<bool> reapply(const invalidation& m, std::uint64_t session);
 
@@ -134,7 +136,9 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   std::size_t max_journal_;
   mutable std::mutex journal_mu_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, invalidation>> journal_;
-  bool journal_overflowed_ = false;  // since: replaying it means dropping everything
+  // When the journal last overflowed (dropped what it held); within the horizon of that,
+  // replaying it means dropping everything.
+  std::chrono::steady_clock::time_point journal_overflowed_at_{};
   std::atomic<std::uint64_t> verified_session_{0};
   std::atomic<bool> journal_replaying_{false};
   tiered_stats stats_;

@@ -370,3 +370,26 @@ TEST_CASE("tiered: on a new Redis link nothing is read before the invalidation j
   CHECK(b.server.cli({"EXISTS", b.l2->entry_key(park)}) == "0");
   CHECK(run(b.ioc, b.s->lookup(own)) == nullptr);
 }
+
+TEST_CASE("tiered: a journal that overflowed drops everything on the new link instead") {
+  tiered_backend b(1);  // the journal holds one invalidation
+  auto t = run(b.ioc, b.s->begin_fill(park));
+  REQUIRE(run(b.ioc, b.s->insert(own, make_entry("old"), t, seconds(60))));
+  REQUIRE(b.server.cli({"SAVE"}) == "OK");
+  // Two invalidations: the first falls out of the journal; it may have been of any entry.
+  run(b.ioc, b.s->invalidate(resource_key(resource_kind::call_park, "TE9DMQ", "T1RIRVIx")));
+  run(b.ioc, b.s->invalidate(resource_key(resource_kind::call_park, "TE9DMQ", "T1RIRVIy")));
+  CHECK(b.s->journal_size() == 1);
+  b.server.kill();
+  b.server.restart();
+  REQUIRE(b.server.cli({"EXISTS", b.l2->entry_key(park)}) == "1");
+  b.ioc.restart();
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while ((b.conn->session() < 2 || !b.s->reading_redis()) &&
+         std::chrono::steady_clock::now() < deadline)
+    b.ioc.run_for(milliseconds(10));
+  REQUIRE(b.s->reading_redis());
+  CHECK(b.server.cli({"EXISTS", b.l2->entry_key(park)}) == "0");
+  CHECK(b.server.cli({"GET", b.l2->epoch_key()}) == "1");
+  CHECK(run(b.ioc, b.s->lookup(own)) == nullptr);
+}
