@@ -123,8 +123,19 @@ struct sentinel_monitor::state : std::enable_shared_from_this<state> {
       if (!commands[k]->up()) continue;
       auto r = co_await commands[k]->command(
           argv("SENTINEL", "get-master-addr-by-name", opt.master_name));
+      if (!r.ec && r.reply.type == redis_reply::kind::nil) {
+        if (!unknown_told[k] && on_unknown_master) {
+          unknown_told[k] = true;
+          try {
+            on_unknown_master(show(opt.sentinels[k].first, opt.sentinels[k].second));
+          } catch (...) {
+          }
+        }
+        continue;
+      }
       if (r.ec || r.reply.type != redis_reply::kind::array || r.reply.elements.size() != 2)
         continue;
+      unknown_told[k] = false;
       const auto port = parse_port(r.reply.elements[1].str);
       if (!port || r.reply.elements[0].str.empty()) continue;
       first = k;
@@ -179,6 +190,8 @@ struct sentinel_monitor::state : std::enable_shared_from_this<state> {
   std::vector<std::shared_ptr<redis_connection>> listeners;  // one per sentinel, +switch-master
   net::steady_timer timer;
   std::function<void(const std::string&, const std::string&)> on_switch;
+  std::function<void(const std::string&)> on_unknown_master;
+  std::vector<bool> unknown_told = std::vector<bool>(opt.sentinels.size(), false);
   bool kicked = false;               // on the strand
   std::atomic<bool> stopped{false};
   std::size_t first = 0;  // the sentinel asked first
@@ -199,6 +212,10 @@ sentinel_monitor::~sentinel_monitor() {
 
 void sentinel_monitor::on_switch(std::function<void(const std::string&, const std::string&)> f) {
   st_->on_switch = std::move(f);
+}
+
+void sentinel_monitor::on_unknown_master(std::function<void(const std::string&)> f) {
+  st_->on_unknown_master = std::move(f);
 }
 
 void sentinel_monitor::start() { st_->start(); }

@@ -53,6 +53,10 @@ class sentinel_monitor {
   // Called on the monitor's strand when the master changes: `from` is "" the first time one is
   // found. REQUIRES: before start().
   void on_switch(std::function<void(const std::string& from, const std::string& to)> f);
+  // Called on the monitor's strand when a sentinel that answers does not know the master name
+  // (a misspelt MASTER_NAME, a sentinel not yet configured); once per sentinel until it does.
+  // REQUIRES: before start().
+  void on_unknown_master(std::function<void(const std::string& sentinel)> f);
 
   void start();
   // Stops asking and listening; completes once the sentinel connections are closed.

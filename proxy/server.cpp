@@ -193,7 +193,7 @@ struct server::impl {
     const auto& st = redis_commands->stats();
     out += std::string("store: redis ") + (redis_commands->up() ? "up" : "down (degraded: serving from L1 and upstream)") + "\n";
     const auto master = redis_commands->target();
-    out += "redis master: " + (master.empty() ? std::string("unknown (no sentinel has answered)") : master) + "\n";
+    out += "redis master: " + (master.empty() ? std::string("unknown (no sentinel has named it yet)") : master) + "\n";
     if (sentinels)
       out += "redis sentinels up: " + std::to_string(sentinels->sentinels_up()) + "\n";
     out += std::string("invalidations: ") + (redis_subscriber->up() ? "subscribed" : "not subscribed") + "\n";
@@ -478,6 +478,10 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
         else
           log::warn("redis master switched: following the sentinels",
                     {{"from", from}, {"master", to}});
+      });
+      m.sentinels->on_unknown_master([name = url->master_name](const std::string& sentinel) {
+        log::error("redis sentinel does not know the master name (check --redis)",
+                   {{"sentinel", sentinel}, {"master_name", name}});
       });
     }
     m.redis_entries = std::make_unique<cache::redis_store>(m.redis_commands, m.cfg.redis_prefix);

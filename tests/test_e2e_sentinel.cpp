@@ -304,3 +304,20 @@ TEST_CASE("sentinels with a password of their own: --redis-sentinel-password-fil
   CHECK(with.proc->output().find("sentinel-secret") == std::string::npos);
   CHECK(with.proc->output().find("data-secret") == std::string::npos);
 }
+
+TEST_CASE("a master name the sentinels do not know: an error line, and the daemon serves degraded") {
+  test::sentinel_cluster redis;
+  fake::fake_webex fake;
+  const auto world = fake::populate_demo_world(fake);
+  auto url = redis.url();
+  url.replace(url.rfind('/') + 1, std::string::npos, "nosuchmaster");
+  auto p = test::start_proxy({"--upstream", fake.base_url(), "--redis", url});
+  const auto line = p.proc->wait_for_output("does not know the master name", 10s);
+  CHECK(line.find("nosuchmaster") != std::string::npos);
+  CHECK(metric(p.admin_port, "webex_cache_proxy_redis_sentinels_up") == 3);
+  CHECK(metric(p.admin_port, "webex_cache_proxy_redis_up") == 0);
+  CHECK(http_request(p.admin_port, "GET", "/readyz").body.find("redis master: unknown") !=
+        std::string::npos);
+  CHECK(http_request(p.port, "GET", fake::call_park_path(world.loc_a1, world.park_a1),
+                     bearer(world.token_admin_a)).status == 200);
+}
