@@ -182,8 +182,9 @@ void run_failover(ha_cluster& c, const std::function<void()>& lose_master,
   const auto auth_b = bearer(c.world.token_admin_b);
   const double l2_before = metric(c.b.admin_port, "webex_cache_proxy_l2_hits_total");
   REQUIRE(c.get_a(fresh, auth_b).header("X-Cache") == "MISS");
+  // B never read it: its HIT comes from Redis (the load's own L2 hits count too).
   CHECK(c.get_b(fresh, auth_b).header("X-Cache") == "HIT");
-  CHECK(metric(c.b.admin_port, "webex_cache_proxy_l2_hits_total") == l2_before + 1);
+  CHECK(metric(c.b.admin_port, "webex_cache_proxy_l2_hits_total") > l2_before);
   REQUIRE(eventually([&] { return load.count() >= 200; }, 20s));
   load.finish();
 

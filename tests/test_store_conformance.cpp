@@ -391,5 +391,5 @@ TEST_CASE("tiered: a journal that overflowed drops everything on the new link in
   REQUIRE(b.s->reading_redis());
   CHECK(b.server.cli({"EXISTS", b.l2->entry_key(park)}) == "0");
   CHECK(b.server.cli({"GET", b.l2->epoch_key()}) == "1");
-  CHECK(run(b.ioc, b.s->lookup(own)) == nullptr);
+  CHECK(run(b.ioc, b.l2->lookup(own)) == nullptr);
 }
