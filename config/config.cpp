@@ -240,6 +240,10 @@ const std::vector<setting>& settings() {
                      "purges need \"Authorization: Bearer <first line of FILE>\"; unset: purges "
                      "from loopback peers only",
                      &config::admin_token_file));
+    t.push_back(text("public-url", "URL",
+                     "origin clients reach the proxy by (behind a load balancer): paging Link URLs "
+                     "point there; unset: the origin each client used (its Host)",
+                     &config::public_url));
     t.push_back(text("tls-cert", "FILE", "PEM certificate (chain): serve clients over HTTPS",
                      &config::tls_cert));
     t.push_back(text("tls-key", "FILE", "PEM private key of --tls-cert", &config::tls_key));
@@ -344,7 +348,8 @@ const setting* find_setting(std::string_view name) {
 const std::vector<std::pair<std::string, std::vector<std::string>>>& help_topics() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> topics = {
       {"Listeners",
-       {"listen", "admin-listen", "admin-token-file", "tls-cert", "tls-key", "max-connections"}},
+       {"listen", "admin-listen", "admin-token-file", "tls-cert", "tls-key", "max-connections",
+        "public-url"}},
       {"Upstream (the Webex API)",
        {"upstream", "upstream-ca", "connect-timeout", "upstream-timeout", "upstream-max-idle",
         "max-upstream-body-bytes", "upstream-proxy", "upstream-proxy-credentials-file"}},
@@ -473,19 +478,20 @@ bool valid_port_text(std::string_view p) {
   return n >= 1 && n <= 65535;
 }
 
-void check_upstream(const std::string& u, const source_fn& source) {
+// An absolute http:// or https:// URL with a host and nothing but a path after it.
+void check_http_url(const std::string& name, const std::string& u, const source_fn& source) {
   const std::string what = quote(u) + " is not an http:// or https:// URL with a host";
   auto r = boost::urls::parse_uri(u);
-  if (!r) fail("upstream", what, source);
+  if (!r) fail(name, what, source);
   const boost::urls::url_view url = *r;
   if (url.scheme_id() != boost::urls::scheme::http && url.scheme_id() != boost::urls::scheme::https)
-    fail("upstream", what, source);
-  if (!url.has_authority() || url.encoded_host().empty()) fail("upstream", what, source);
+    fail(name, what, source);
+  if (!url.has_authority() || url.encoded_host().empty()) fail(name, what, source);
   if (url.has_port() && !valid_port_text(url.port()))
-    fail("upstream", quote(u) + " has a bad port (1-65535)", source);
-  if (url.has_userinfo()) fail("upstream", quote(u) + ": credentials do not belong in the URL", source);
+    fail(name, quote(u) + " has a bad port (1-65535)", source);
+  if (url.has_userinfo()) fail(name, quote(u) + ": credentials do not belong in the URL", source);
   if (url.has_query() || url.has_fragment())
-    fail("upstream", quote(u) + " must not have a query or fragment", source);
+    fail(name, quote(u) + " must not have a query or fragment", source);
 }
 
 void check_redis(const config& c, const source_fn& source) {
@@ -537,7 +543,8 @@ void check_upstream_proxy(const config& c, const source_fn& source) {
 }
 
 void validate_impl(const config& c, const source_fn& source) {
-  check_upstream(c.upstream, source);
+  check_http_url("upstream", c.upstream, source);
+  if (!c.public_url.empty()) check_http_url("public-url", c.public_url, source);
   check_upstream_proxy(c, source);
   if (!c.upstream_ca.empty()) {
     if (auto why = unreadable_file(c.upstream_ca); !why.empty())

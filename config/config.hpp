@@ -32,6 +32,7 @@ struct config {
   endpoint listen{"127.0.0.1", 8080};             // client listener
   endpoint admin_listen{"127.0.0.1", 9464};       // metrics, health, purge
   std::string admin_token_file;                   // purges need this bearer token; "" = loopback peers only
+  std::string public_url;                         // Link URLs point here; "" = the origin each client used
   std::string tls_cert;                           // PEM certificate (chain): the client listener speaks HTTPS
   std::string tls_key;                            // PEM private key of tls_cert; both or neither
 

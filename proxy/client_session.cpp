@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -24,6 +26,20 @@
 namespace wcp::proxy {
 
 namespace {
+
+// Every Link field moved to where this client reaches the proxy (the fields keep their order
+// among themselves; they go after the others).
+void rewrite_links(http::fields& f, const session_context& ctx,
+                   const http::request<http::string_body>& req) {
+  if (!ctx.links || f.count(http::field::link) == 0) return;
+  const auto to = ctx.links->destination(ctx.tls != nullptr, req[http::field::host]);
+  if (!to) return;
+  std::vector<std::string> values;
+  const auto [first, last] = f.equal_range(http::field::link);
+  for (auto it = first; it != last; ++it) values.push_back(ctx.links->rewrite(it->value(), *to));
+  f.erase(http::field::link);
+  for (const auto& v : values) f.insert(http::field::link, v);
+}
 
 using steady = std::chrono::steady_clock;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
@@ -458,6 +474,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
         a.response.body().clear();
       }
       a.response.keep_alive(keep_alive);
+      rewrite_links(a.response.base(), ctx, req);
       tcp.expires_after(lim.body_timeout);
       auto [wec, wn] = co_await http::async_write(stream, a.response, use_tuple);
       broken = static_cast<bool>(wec);
@@ -468,6 +485,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
       const auto& uh = up.parser->get();
       http::response<http::buffer_body> res{uh.result(), req.version()};
       copy_end_to_end_headers(uh.base(), res.base());
+      rewrite_links(res.base(), ctx, req);
       res.set("X-Cache", "BYPASS");
       const bool is_head = req.method() == http::verb::head;
       const bool no_body = is_head || status == 204 || status == 304 || status < 200;

@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "net/net.hpp"
+#include "proxy/link_rewrite.hpp"
 #include "proxy/proxy_service.hpp"
 #include "proxy/server_state.hpp"
 
@@ -41,6 +42,8 @@ struct session_context {
   session_registry& sessions;
   // With --tls-cert: the server context, and every connection starts with a TLS handshake.
   ssl::context* tls = nullptr;
+  // Moves paging Link URLs from the upstream's origin to the client's (or --public-url).
+  const link_rewriter* links = nullptr;
 };
 
 // One open client connection, counted in server_state::connections (what --max-connections

@@ -85,6 +85,7 @@ struct server::impl {
   live_settings live;
   client_limits limits;
   upstream_url upstream;
+  std::optional<link_rewriter> links;  // from --upstream and --public-url
   std::shared_ptr<ssl::context> tls;         // upstream (client side)
   std::shared_ptr<ssl::context> client_tls;  // client listener (server side), with --tls-cert
   // The event loops. Everything declared below holds I/O objects on them or uses what does, so it
@@ -227,6 +228,7 @@ struct server::impl {
       return;
     }
     session_context ctx{*service, *w->pool, metrics, state, limits, w->sessions, client_tls.get()};
+    ctx.links = &*links;
     // The slot is counted from here, before the session first runs, so that a burst of accepts
     // cannot pass --max-connections; the session owns it from then on.
     connection_slot slot(state, metrics.client_connections());
@@ -433,6 +435,8 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
   auto url = parse_upstream_url(m.cfg.upstream);
   if (!url) throw std::runtime_error("--upstream: not an http:// or https:// URL");
   m.upstream = *url;
+  m.links.emplace(m.upstream.tls, m.upstream.host, m.upstream.port, m.upstream.base_path,
+                  m.cfg.public_url);
   if (m.upstream.tls) m.tls = make_client_tls_context(m.cfg.upstream_ca);
   if (!m.cfg.tls_cert.empty()) m.client_tls = make_server_tls_context(m.cfg.tls_cert, m.cfg.tls_key);
 

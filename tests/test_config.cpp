@@ -617,3 +617,22 @@ TEST_CASE("upstream-proxy - in --help under Upstream, in --check-config, round-t
   CHECK(cfg::changed_settings(cfg::config{}, original) ==
         std::vector<std::string>{"upstream-proxy", "upstream-proxy-credentials-file"});
 }
+
+TEST_CASE("public-url - an http(s) origin, with a path at most") {
+  cfg::config c;
+  c.upstream = "https://webexapis.com";
+  for (const char* good : {"https://webex-cache.example.com", "http://10.0.0.5:8080",
+                           "https://lb.example.com/webex/"}) {
+    CAPTURE(good);
+    c.public_url = good;
+    CHECK(validate_error(c).empty());
+  }
+  for (const char* bad : {"webex-cache.example.com", "ftp://x", "https://", "https://h:0",
+                          "https://u:p@h", "https://h/?q=1", "https://h/#f"}) {
+    CAPTURE(bad);
+    c.public_url = bad;
+    CHECK(contains(validate_error(c), "--public-url"));
+  }
+  c.public_url = "https://webex-cache.example.com";
+  CHECK(contains(cfg::describe(c), "public-url = https://webex-cache.example.com\n"));
+}

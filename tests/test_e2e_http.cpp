@@ -4,6 +4,7 @@
 // and never forwarded.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -349,4 +350,100 @@ TEST_CASE("a repeated orgId is a 400 in the Webex error shape - and nothing is f
     }
   }
   CHECK(s.fake.requests().empty());
+}
+
+namespace {
+
+// Walks a paged list through the proxy from `first`, following each answer's rel="next" Link;
+// returns the Link URLs followed. Every one must be on `origin`.
+std::vector<std::string> walk_pages(std::uint16_t port, std::string first, const header_list& h,
+                                    const std::string& origin, std::vector<std::string>& ids) {
+  std::vector<std::string> followed;
+  std::string target = std::move(first);
+  for (int page = 0; page < 20; ++page) {
+    auto res = http_request(port, "GET", target, h);
+    REQUIRE(res.status == 200);
+    for (std::size_t at = 0; (at = res.body.find("\"id\":\"", at)) != std::string::npos;) {
+      at += 6;
+      ids.push_back(res.body.substr(at, res.body.find('"', at) - at));
+    }
+    const auto link = res.header("Link");
+    const auto next = link.find("rel=\"next\"");
+    if (next == std::string::npos) return followed;
+    const auto open = link.rfind('<', next), close = link.rfind('>', next);
+    REQUIRE(open != std::string::npos);
+    const auto url = link.substr(open + 1, close - open - 1);
+    CAPTURE(link);
+    REQUIRE(url.rfind(origin + "/v1/", 0) == 0);
+    followed.push_back(url);
+    target = url.substr(origin.size());
+  }
+  FAIL("more than 20 pages");
+  return followed;
+}
+
+}  // namespace
+
+TEST_CASE("a paged list walked through the proxy: every page's Link points back at the proxy") {
+  stack s;
+  for (int i = 2; i <= 9; ++i) s.fake.add_call_park(s.world.loc_a1, "Park " + std::to_string(i));
+  const auto list = "/v1/telephony/config/locations/" + s.world.loc_a1 + "/callParks?max=2";
+  const auto auth = bearer(s.world.token_admin_a);
+  const double answered = s.metric(R"(webex_cache_proxy_requests_total{route="passthrough",cache="bypass"})");
+
+  // Straight from the fake, the Link names the fake itself.
+  auto direct = http_request(s.fake.port(), "GET", list, auth);
+  CHECK(direct.header("Link").find("<" + s.fake.base_url() + "/v1/") != std::string::npos);
+  s.fake.clear_requests();
+
+  std::vector<std::string> ids;
+  const std::string origin = "http://127.0.0.1:" + std::to_string(s.proxy.port);
+  const auto followed = walk_pages(s.proxy.port, list, auth, origin, ids);
+  CHECK(followed.size() == 4);  // 9 call parks, 2 a page: 5 pages
+  CHECK(ids.size() == 9);
+  std::sort(ids.begin(), ids.end());
+  CHECK(std::unique(ids.begin(), ids.end()) == ids.end());
+  // Every page came through the proxy.
+  CHECK(s.fake.count("GET", "/callParks") == 5);
+  CHECK(s.metric(R"(webex_cache_proxy_requests_total{route="passthrough",cache="bypass"})") == answered + 5);
+
+  // The origin is the one the client used: its Host header.
+  header_list via_name = auth;
+  via_name.emplace_back("Host", "webex-proxy.internal:" + std::to_string(s.proxy.port));
+  auto named = http_request(s.proxy.port, "GET", list, via_name);
+  CHECK(named.header("Link") ==
+        "<http://webex-proxy.internal:" + std::to_string(s.proxy.port) +
+            "/v1/telephony/config/locations/" + s.world.loc_a1 +
+            "/callParks?max=2&start=2>; rel=\"next\"");
+  // A middle page has both links moved.
+  auto middle = http_request(s.proxy.port, "GET", list + "&start=4", auth);
+  CHECK(middle.header("Link").find("rel=\"prev\"") != std::string::npos);
+  CHECK(middle.header("Link").find(s.fake.base_url()) == std::string::npos);
+}
+
+TEST_CASE("--public-url: Link URLs point at the load balancer's origin") {
+  stack s({"--public-url", "https://webex-cache.example.com"});
+  for (int i = 2; i <= 3; ++i) s.fake.add_call_park(s.world.loc_a1, "Park " + std::to_string(i));
+  const auto list = "/v1/telephony/config/locations/" + s.world.loc_a1 + "/callParks?max=2";
+  auto res = http_request(s.proxy.port, "GET", list, bearer(s.world.token_admin_a));
+  CHECK(res.header("Link") == "<https://webex-cache.example.com/v1/telephony/config/locations/" +
+                                  s.world.loc_a1 + "/callParks?max=2&start=2>; rel=\"next\"");
+}
+
+TEST_CASE("a Link on an answer the proxy reads whole (a cached route's miss) moves too") {
+  stack s;
+  const auto park = fake::call_park_path(s.world.loc_a1, s.world.park_a1);
+  const std::string upstream_link = "<" + s.fake.base_url() + park + "?x=1>; rel=\"alternate\"";
+  s.fake.set_interceptor([&](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+    if (r.method != "GET" || r.path != park) return std::nullopt;
+    fake::scripted_response res;
+    res.body = R"({"id":"x","name":"Sales Park"})";
+    res.headers.emplace_back("Link", upstream_link);
+    return res;
+  });
+  auto miss = http_request(s.proxy.port, "GET", park, bearer(s.world.token_admin_a));
+  REQUIRE(miss.status == 200);
+  CHECK(miss.header("X-Cache") == "MISS");
+  CHECK(miss.header("Link") == "<http://127.0.0.1:" + std::to_string(s.proxy.port) + park +
+                                   "?x=1>; rel=\"alternate\"");
 }

@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 
 #include <openssl/evp.h>
@@ -658,6 +659,12 @@ struct fake_webex::impl {
                                   "}");
   }
 
+  std::string origin() const {
+    std::string host = options_.host == "localhost" ? "127.0.0.1" : options_.host;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return (ssl_ctx_ ? "https://" : "http://") + host + ":" + std::to_string(port_);
+  }
+
   scripted_response handle(const recorded_request& r) {
     const std::string tid = next_tracking_id();
     auto with_tid = [&](scripted_response res) {
@@ -710,14 +717,41 @@ struct fake_webex::impl {
 
     if (segs.size() == 6) {  // the collection
       if (read) {
-        std::string items;
+        std::vector<std::string> all;
         for (const auto& res : resources_) {
           if (res.k != k || res.location_key != loc_key) continue;
-          if (!items.empty()) items += ',';
-          items += "{\"id\":" + json_string(res.id) + ",\"name\":" + json_string(res.name) + "}";
+          all.push_back("{\"id\":" + json_string(res.id) + ",\"name\":" + json_string(res.name) + "}");
         }
-        return with_tid(json_response(200, std::string("{\"") + (call_parks ? "callParks" : "locationPaging") +
-                                               "\":[" + items + "]}"));
+        // Pages as Webex serves them: `start` (0-based) and `max` (default 2000), with absolute
+        // Link URLs on this server's own origin for the next and previous pages.
+        std::size_t start = 0, max = 2000;
+        for (auto [name, value] : {std::pair<const char*, std::size_t*>{"start", &start}, {"max", &max}}) {
+          auto it = url.params().find(name);
+          if (it == url.params().end()) continue;
+          const std::string v = (*it).value;
+          if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos)
+            return error(400, "[Error 1003] Invalid " + std::string(name) + ".");
+          *value = std::stoul(v);
+        }
+        if (max == 0) return error(400, "[Error 1003] Invalid max.");
+        std::string items;
+        for (std::size_t i = start; i < all.size() && i < start + max; ++i) {
+          if (!items.empty()) items += ',';
+          items += all[i];
+        }
+        auto res = json_response(200, std::string("{\"") + (call_parks ? "callParks" : "locationPaging") +
+                                          "\":[" + items + "]}");
+        auto page_link = [&](std::size_t page_start, const char* rel) {
+          boost::urls::url link(origin() + std::string(r.target));
+          link.params().set("start", std::to_string(page_start));
+          link.params().set("max", std::to_string(max));
+          return "<" + std::string(link.buffer()) + ">; rel=\"" + rel + "\"";
+        };
+        std::string links;
+        if (start > 0) links = page_link(start > max ? start - max : 0, "prev");
+        if (start + max < all.size()) links += (links.empty() ? "" : ", ") + page_link(start + max, "next");
+        if (!links.empty()) res.headers.emplace_back("Link", links);
+        return with_tid(std::move(res));
       }
       if (method == "POST") {
         std::optional<std::string> name;
@@ -782,11 +816,7 @@ fake_webex::~fake_webex() = default;
 
 std::uint16_t fake_webex::port() const { return impl_->port_; }
 
-std::string fake_webex::base_url() const {
-  std::string host = impl_->options_.host == "localhost" ? "127.0.0.1" : impl_->options_.host;
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return (impl_->ssl_ctx_ ? "https://" : "http://") + host + ":" + std::to_string(impl_->port_);
-}
+std::string fake_webex::base_url() const { return impl_->origin(); }
 
 void fake_webex::add_org(const std::string& org_id) {
   std::lock_guard lock(impl_->mutex_);
