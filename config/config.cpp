@@ -4,6 +4,7 @@
 // when it did not come from the command line, the variable or file it came from.
 #include "config/config.hpp"
 
+#include "config/cache_kinds.hpp"
 #include "config/redis_url.hpp"
 #include "config/upstream_proxy.hpp"
 
@@ -287,7 +288,10 @@ const std::vector<setting>& settings() {
                      &config::redis_prefix));
     t.push_back(bytes("l1-max-bytes", "with Redis: in-process L1 size bound, 0 = no L1",
                       &config::l1_max_bytes));
-    t.push_back(duration_s("cache-ttl", "entries are fresh this long (0 = do not cache)", &config::cache_ttl));
+    t.push_back(duration_s("cache-ttl",
+                           "entries are fresh this long (0 = do not cache); per kind in the config "
+                           "file: cache-ttl.KIND = DURATION (KIND: callParks, paging, ...)",
+                           &config::cache_ttl));
     t.push_back(duration_s("stale-ttl", "then kept this long as stale", &config::stale_ttl));
     t.push_back(duration_s("grant-ttl", "a learned access grant lasts this long", &config::grant_ttl));
     t.push_back(duration_s("max-retry-wait", "longest a request waits out a rate limit",
@@ -747,6 +751,9 @@ std::string describe(const config& cfg) {
     std::string value = s.get(cfg);
     if (s.name == "redis" || s.name == "upstream-proxy") value = mask_password(value);
     out += s.name + " = " + value + "\n";
+    if (s.name == "cache-ttl")
+      for (const auto& [kind, ttl] : cfg.cache_ttl_by_kind)
+        out += "cache-ttl." + kind + " = " + format_seconds(ttl) + "\n";
   }
   return out;
 }
@@ -757,6 +764,12 @@ std::vector<std::string> changed_settings(const config& a, const config& b) {
   std::vector<std::string> out;
   for (const auto& s : settings())
     if (s.in_describe && s.get(a) != s.get(b)) out.push_back(s.name);
+  for (auto kind : cache_kinds) {
+    const auto x = a.cache_ttl_by_kind.find(kind), y = b.cache_ttl_by_kind.find(kind);
+    const bool in_a = x != a.cache_ttl_by_kind.end(), in_b = y != b.cache_ttl_by_kind.end();
+    if (in_a != in_b || (in_a && x->second != y->second))
+      out.push_back("cache-ttl." + std::string(kind));
+  }
   return out;
 }
 
@@ -855,6 +868,7 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
   // 3. Config file: --config, else WEBEX_CACHE_PROXY_CONFIG.
   std::string path = vm.count("config") ? std::string(trim(vm["config"].as<std::string>())) : std::string();
   std::set<std::string> from_file;
+  std::map<std::string, seconds, std::less<>> per_kind_ttl;  // cache-ttl.KIND lines
   const auto source = [&](const std::string& name) -> std::string {
     if (from_flag.count(name)) return {};
     if (auto it = env_var_of.find(name); it != env_var_of.end()) return " (from " + it->second + ")";
@@ -875,6 +889,30 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
       throw config_error(path + ": " + describe(e));
     }
     std::set<std::string> seen;
+    // `cache-ttl.KIND = DURATION` lines: a TTL per kind, taken out before the settings are stored.
+    constexpr std::string_view per_kind = "cache-ttl.";
+    std::erase_if(file.options, [&](const po::option& o) {
+      std::string key = o.string_key;
+      const auto dot = key.find('.');
+      std::replace(key.begin(), key.begin() + static_cast<std::ptrdiff_t>(std::min(dot, key.size())), '_', '-');
+      if (!key.starts_with(per_kind)) return false;
+      const std::string kind = key.substr(per_kind.size());
+      if (!is_cache_kind(kind)) {
+        std::string known;
+        for (auto k : cache_kinds) known += (known.empty() ? "" : ", ") + std::string(k);
+        throw config_error(path + ": " + quote(o.string_key) + " names no kind (kinds: " + known + ")");
+      }
+      if (!seen.insert(key).second)
+        throw config_error(path + ": " + quote(o.string_key) + " is set more than once");
+      if (o.value.size() != 1 || o.value.front().empty())
+        throw config_error(path + ": " + quote(o.string_key) + " has no value");
+      try {
+        per_kind_ttl[kind] = parse_duration(o.value.front());
+      } catch (const std::invalid_argument& e) {
+        throw config_error(path + ": " + quote(o.string_key) + ": " + e.what());
+      }
+      return true;
+    });
     for (auto& o : file.options) {
       std::string key = o.string_key;
       std::replace(key.begin(), key.end(), '_', '-');
@@ -907,6 +945,7 @@ load_result load(int argc, const char* const argv[], const char* const* environ)
       fail(s.name, e.what(), source);
     }
   }
+  cfg.cache_ttl_by_kind = std::move(per_kind_ttl);
   cfg.config_file = path;
   cfg.check_config = vm["check-config"].as<bool>();
   validate_impl(cfg, source);

@@ -9,9 +9,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace wcp::config {
@@ -53,6 +55,13 @@ struct config {
   std::size_t l1_max_bytes = 64u << 20;           // with Redis: in-process L1 bound, 0 = no L1
 
   seconds cache_ttl{300};                         // entries are fresh this long
+  // Config-file lines `cache-ttl.KIND = DURATION`: the freshness of one kind (config/cache_kinds.hpp).
+  std::map<std::string, seconds, std::less<>> cache_ttl_by_kind;
+  // The freshness of entries of `kind`: its own TTL when set, else cache_ttl.
+  seconds cache_ttl_for(std::string_view kind) const {
+    const auto it = cache_ttl_by_kind.find(kind);
+    return it == cache_ttl_by_kind.end() ? cache_ttl : it->second;
+  }
   seconds stale_ttl{3600};                        // then kept this long as stale
   seconds grant_ttl{300};                         // a learned (token, org, location) grant lasts this long
   seconds max_retry_wait{10};                     // longest a request waits out a rate limit

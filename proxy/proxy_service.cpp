@@ -78,7 +78,8 @@ void live_settings::apply(const config::config& cfg) {
   auto ms = [](config::seconds s) {
     return std::chrono::duration_cast<milliseconds>(s).count();
   };
-  cache_ttl_ms = ms(cfg.cache_ttl);
+  for (auto kind : {cache::resource_kind::call_park, cache::resource_kind::paging_group})
+    kind_cache_ttl_ms[static_cast<std::size_t>(kind)] = ms(cfg.cache_ttl_for(cache::to_string(kind)));
   stale_ttl_ms = ms(cfg.stale_ttl);
   grant_ttl_ms = ms(cfg.grant_ttl);
   max_retry_wait_ms = ms(cfg.max_retry_wait);
@@ -582,7 +583,8 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
 
   cache::entry_ptr cached = co_await redis.run(nullptr, store_, &cache::store::lookup, key);
   auto cached_is = [&](cache::freshness f) {
-    return cached && cache::freshness_at(*cached, cache::wall_clock::now(), live_.cache_ttl(),
+    return cached && cache::freshness_at(*cached, cache::wall_clock::now(),
+                                         live_.cache_ttl(key.resource.kind),
                                          live_.stale_ttl()) == f;
   };
   if (granted && !wants_refresh(req) && cached_is(cache::freshness::fresh)) {
@@ -662,7 +664,7 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
       e->status = status;
       e->content_type = std::string(up[http::field::content_type]);
       e->body = up.body();
-      const auto keep_for = live_.cache_ttl() + live_.stale_ttl();
+      const auto keep_for = live_.cache_ttl(key.resource.kind) + live_.stale_ttl();
       e->stored_at = cache::wall_clock::now();
       e->expires_at = e->stored_at + keep_for;
       co_await redis.run(false, store_, &cache::store::insert, key, std::move(e), ticket, keep_for);

@@ -35,7 +35,8 @@ namespace wcp::proxy {
 
 // Settings that SIGHUP may change while requests are in flight.
 struct live_settings {
-  std::atomic<std::int64_t> cache_ttl_ms{300'000};
+  // The freshness of each cached kind (cache-ttl.KIND, else cache-ttl), by cache::resource_kind.
+  std::array<std::atomic<std::int64_t>, 2> kind_cache_ttl_ms{300'000, 300'000};
   std::atomic<std::int64_t> stale_ttl_ms{3'600'000};
   std::atomic<std::int64_t> grant_ttl_ms{300'000};
   std::atomic<std::int64_t> max_retry_wait_ms{10'000};
@@ -43,7 +44,9 @@ struct live_settings {
   std::atomic<std::int64_t> default_backoff_ms{5'000};
 
   void apply(const config::config& cfg);
-  std::chrono::milliseconds cache_ttl() const { return std::chrono::milliseconds(cache_ttl_ms.load()); }
+  std::chrono::milliseconds cache_ttl(cache::resource_kind kind) const {
+    return std::chrono::milliseconds(kind_cache_ttl_ms[static_cast<std::size_t>(kind)].load());
+  }
   std::chrono::milliseconds stale_ttl() const { return std::chrono::milliseconds(stale_ttl_ms.load()); }
   std::chrono::milliseconds grant_ttl() const { return std::chrono::milliseconds(grant_ttl_ms.load()); }
   std::chrono::milliseconds max_retry_wait() const { return std::chrono::milliseconds(max_retry_wait_ms.load()); }

@@ -271,7 +271,7 @@ struct server::impl {
         "default-backoff"};
     std::string needs_restart;
     for (const auto& name : config::changed_settings(cfg, *next)) {
-      if (live_settings.count(name)) continue;
+      if (live_settings.count(name) || name.starts_with("cache-ttl.")) continue;
       if (!needs_restart.empty()) needs_restart += ", ";
       needs_restart += name;
     }
@@ -290,6 +290,7 @@ struct server::impl {
     cfg.access_log = next->access_log;
     cfg.admin_token_file = next->admin_token_file;
     cfg.cache_ttl = next->cache_ttl;
+    cfg.cache_ttl_by_kind = next->cache_ttl_by_kind;
     cfg.stale_ttl = next->stale_ttl;
     cfg.grant_ttl = next->grant_ttl;
     cfg.max_retry_wait = next->max_retry_wait;

@@ -636,3 +636,37 @@ TEST_CASE("public-url - an http(s) origin, with a path at most") {
   c.public_url = "https://webex-cache.example.com";
   CHECK(contains(cfg::describe(c), "public-url = https://webex-cache.example.com\n"));
 }
+
+TEST_CASE("cache-ttl.KIND in the config file: a TTL per kind - unknown kinds refused, shown by describe") {
+  temp_file file(
+      "cache-ttl = 120\n"
+      "cache-ttl.callParks = 30s\n"
+      "cache_ttl.paging = 0\n"
+      "cache-ttl.schedules = 10m\n");
+  const auto r = load({"--config", file.path});
+  CHECK(r.cfg.cache_ttl == 120s);
+  CHECK(r.cfg.cache_ttl_for("callParks") == 30s);
+  CHECK(r.cfg.cache_ttl_for("paging") == 0s);
+  CHECK(r.cfg.cache_ttl_for("schedules") == 600s);
+  CHECK(r.cfg.cache_ttl_for("queues") == 120s);  // not set: the default
+  const auto text = cfg::describe(r.cfg);
+  CHECK(contains(text, "cache-ttl = 120s\ncache-ttl.callParks = 30s\ncache-ttl.paging = 0s\n"
+                       "cache-ttl.schedules = 600s\n"));
+
+  // A reload that changes one kind names it.
+  temp_file changed("cache-ttl = 120\ncache-ttl.callParks = 45s\ncache_ttl.paging = 0\n"
+                    "cache-ttl.schedules = 10m\n");
+  const auto next = load({"--config", changed.path});
+  CHECK(cfg::changed_settings(r.cfg, next.cfg) == std::vector<std::string>{"cache-ttl.callParks"});
+
+  temp_file unknown("cache-ttl.callparks = 30s\n");
+  const auto e = load_error({"--config", unknown.path});
+  CHECK(contains(e, "cache-ttl.callparks"));
+  CHECK(contains(e, "callParks, callPickups"));
+  temp_file twice("cache-ttl.paging = 1\ncache_ttl.paging = 2\n");
+  CHECK(contains(load_error({"--config", twice.path}), "more than once"));
+  temp_file bad("cache-ttl.paging = soon\n");
+  CHECK(contains(load_error({"--config", bad.path}), "not a duration"));
+  // Only in the file: not a flag.
+  CHECK(!load_error({"--cache-ttl.paging", "5"}).empty());
+}

@@ -486,3 +486,38 @@ TEST_CASE("cmake --install puts the binary - the unit and the default config in 
   CHECK(kept_text.str().find("cache-ttl = 42") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("cache-ttl.KIND: each kind its own freshness - changed live by a reload") {
+  fake::fake_webex f;
+  auto w = fake::populate_demo_world(f);
+  const auto dir = test::make_temp_dir("wcp-kind-ttl-");
+  const auto conf = dir + "/proxy.conf";
+  std::ofstream(conf) << "cache-ttl = 300s\ncache-ttl.paging = 0\n";
+  auto p = test::start_proxy({"--upstream", f.base_url(), "--config", conf});
+  const auto park = fake::call_park_path(w.loc_a1, w.park_a1);
+  const auto paging = fake::paging_path(w.loc_a1, w.paging_a1);
+  const auto auth = bearer(w.token_admin_a);
+  auto x_cache = [&](const std::string& path) {
+    return http_request(p.port, "GET", path, auth).header("X-Cache");
+  };
+  REQUIRE(x_cache(park) == "MISS");
+  CHECK(x_cache(park) == "HIT");
+  REQUIRE(x_cache(paging) == "MISS");
+  CHECK(x_cache(paging) == "MISS");  // never fresh: every read goes to Webex
+  CHECK(f.count("GET", "/paging/") == 2);
+
+  std::ofstream(conf) << "cache-ttl = 300s\ncache-ttl.callParks = 0\ncache-ttl.paging = 5m\n";
+  const auto mark = p.proc->output().size();
+  p.proc->signal(SIGHUP);
+  p.proc->wait_for_output("reloaded", seconds(10), mark);
+  CHECK(p.proc->output().find("needs a restart", mark) == std::string::npos);
+  CHECK(x_cache(park) == "MISS");
+  CHECK(x_cache(paging) == "HIT");  // the stored copy is fresh again under 5 minutes
+  CHECK(f.count("GET", "/paging/") == 2);
+
+  // --check-config shows them.
+  test::process check(WCP_PROXY_BINARY, {"--config", conf, "--upstream", f.base_url(), "--check-config"});
+  REQUIRE(check.wait(seconds(10)) == 0);
+  CHECK(check.output().find("cache-ttl.callParks = 0s") != std::string::npos);
+  CHECK(check.output().find("cache-ttl.paging = 300s") != std::string::npos);
+}

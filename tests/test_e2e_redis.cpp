@@ -397,10 +397,10 @@ TEST_CASE("a write Redis lost - it came back from a snapshot taken before - caus
   const double replays_b = metric(c.b.admin_port, "webex_cache_proxy_redis_journal_replays_total");
   CHECK(metric(c.b.admin_port, "webex_cache_proxy_redis_journal_invalidations") >= 1);
 
-  // Redis crashes and comes back without the rename's invalidation: the old call park is there.
+  // Redis crashes and comes back without the rename's invalidation: the old call park is there
+  // (until the instances, reconnecting on their own, apply their journals).
   c.redis.kill();
   c.redis.restart();
-  REQUIRE(!c.redis.cli({"KEYS", entries}).empty());
   for (auto* p : {&c.a, &c.b})
     REQUIRE(eventually([&] {
       return metric(p->admin_port, "webex_cache_proxy_redis_up") == 1 &&
