@@ -459,3 +459,31 @@ TEST_CASE("an instance that missed invalidation messages empties its L1 when it 
   CHECK(metric(b.admin_port, R"(webex_cache_proxy_invalidations_total{reason="remote"})") == 0);
   CHECK(http_request(b.port, "GET", path, auth).status == 404);
 }
+
+TEST_CASE("secrets and available-* lists are never stored - read twice, through both instances") {
+  cluster c;
+  const auto auth = bearer(c.world.token_admin_a);
+  const std::string loc = "/v1/telephony/config/locations/" + c.world.loc_a1;
+  const std::vector<std::string> never = {
+      loc + "/dectNetworks/RGVDVE5FVA/serviceabilityPassword",
+      loc + "/callParks/availableUsers",
+      loc + "/callParks/availableRecallHuntGroups",
+      loc + "/paging/availableNumbers",
+      loc + "/huntGroups/availableNumbers",
+      loc + "/announcements/usage",
+      loc + "/redSky/status",
+      loc + "/callRecording/vendorUsers",
+      "/v1/telephony/config/huntGroups",  // an org-wide list without one locationId
+  };
+  for (const auto& path : never) {
+    CAPTURE(path);
+    for (auto* p : {&c.a, &c.b, &c.a}) {
+      auto res = c.get(*p, path, auth);
+      CHECK(res.status == 200);
+      CHECK(res.header("X-Cache") == "BYPASS");
+    }
+  }
+  // Every read went to Webex, and Redis holds no entry.
+  for (const auto& path : never) CHECK(c.fake.count("GET", path) == 3);
+  CHECK(c.redis.cli({"KEYS", "wcp:v1:entry:*"}).empty());
+}
