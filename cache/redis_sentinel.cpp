@@ -19,6 +19,12 @@ std::vector<std::string> argv(std::string a, std::string b, std::string c) {
   return {std::move(a), std::move(b), std::move(c)};
 }
 
+long long parse_epoch(std::string_view s) {
+  long long v = -1;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && end == s.data() + s.size() && v >= 0 ? v : -1;
+}
+
 std::optional<std::uint16_t> parse_port(std::string_view s) {
   unsigned v = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -97,6 +103,9 @@ struct sentinel_monitor::state : std::enable_shared_from_this<state> {
     const auto port = parse_port(parts[4]);
     if (!port || parts[3].empty()) return;
     net::post(strand, [self = shared_from_this(), host = parts[3], p = *port] {
+      // The switch comes with a newer config epoch than any the sentinels have named so far:
+      // an answer at or below that one is older news.
+      self->epoch_floor = self->highest_epoch + 1;
       self->adopt(host, p);
     });
   }
@@ -112,18 +121,19 @@ struct sentinel_monitor::state : std::enable_shared_from_this<state> {
     }
   }
 
-  // Asks the sentinels in turn; the first that names the master is believed.
+  // Asks every sentinel that is up (`SENTINEL MASTER name`) and believes the answer with the
+  // highest config epoch: a sentinel that has not yet heard of a failover (they learn it from each
+  // other within seconds) names the old master with the old epoch, and must not take the
+  // followers back there.
   net::awaitable<void> query() {
-    const std::size_t n = commands.size();
-    // While the followers cannot use what the last sentinel named, start with the next one: a
-    // sentinel cut off from the others may still name a master that is gone.
-    if (!master_up()) first = (first + 1) % n;
-    for (std::size_t i = 0; i < n && !stopped; ++i) {
-      const std::size_t k = (first + i) % n;
+    std::optional<std::pair<std::string, std::uint16_t>> best;
+    long long best_epoch = -1;
+    for (std::size_t k = 0; k < commands.size() && !stopped; ++k) {
       if (!commands[k]->up()) continue;
-      auto r = co_await commands[k]->command(
-          argv("SENTINEL", "get-master-addr-by-name", opt.master_name));
-      if (!r.ec && r.reply.type == redis_reply::kind::nil) {
+      auto r = co_await commands[k]->command(argv("SENTINEL", "MASTER", opt.master_name));
+      if (r.ec) continue;
+      if (r.reply.type == redis_reply::kind::error) {
+        // "ERR No such master with that name"
         if (!unknown_told[k] && on_unknown_master) {
           unknown_told[k] = true;
           try {
@@ -133,21 +143,29 @@ struct sentinel_monitor::state : std::enable_shared_from_this<state> {
         }
         continue;
       }
-      if (r.ec || r.reply.type != redis_reply::kind::array || r.reply.elements.size() != 2)
-        continue;
+      if (r.reply.type != redis_reply::kind::array) continue;
       unknown_told[k] = false;
-      const auto port = parse_port(r.reply.elements[1].str);
-      if (!port || r.reply.elements[0].str.empty()) continue;
-      first = k;
-      adopt(r.reply.elements[0].str, *port);
-      co_return;
+      std::string ip;
+      std::optional<std::uint16_t> port;
+      long long epoch = -1;
+      const auto& e = r.reply.elements;
+      for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+        if (e[i].str == "ip") ip = e[i + 1].str;
+        else if (e[i].str == "port") port = parse_port(e[i + 1].str);
+        else if (e[i].str == "config-epoch") epoch = parse_epoch(e[i + 1].str);
+      }
+      if (ip.empty() || !port || epoch < 0) continue;
+      if (epoch > best_epoch) {
+        best_epoch = epoch;
+        best.emplace(std::move(ip), *port);
+      }
     }
-  }
-
-  bool master_up() const {
-    for (const auto& f : followers)
-      if (!f->up()) return false;
-    return true;
+    if (!best) co_return;
+    // Older than what a sentinel announced: a sentinel that has not heard of the switch yet.
+    if (best_epoch < epoch_floor) co_return;
+    epoch_floor = best_epoch;
+    highest_epoch = std::max(highest_epoch, best_epoch);
+    adopt(best->first, best->second);
   }
 
   void adopt(const std::string& host, std::uint16_t port) {
@@ -194,7 +212,8 @@ struct sentinel_monitor::state : std::enable_shared_from_this<state> {
   std::vector<bool> unknown_told = std::vector<bool>(opt.sentinels.size(), false);
   bool kicked = false;               // on the strand
   std::atomic<bool> stopped{false};
-  std::size_t first = 0;  // the sentinel asked first
+  long long highest_epoch = -1;  // the highest config epoch a sentinel has named (on the strand)
+  long long epoch_floor = -1;    // answers below this are older than what is followed now
   mutable std::mutex mu;
   std::string current;  // "host:port"
   std::atomic<std::uint64_t> failovers{0};

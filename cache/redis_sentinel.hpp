@@ -2,11 +2,12 @@
 // support; this speaks to the sentinels over the same Asio-driven connections).
 //
 // The monitor keeps one command connection and one subscriber connection to every sentinel:
-// - it asks the sentinels in turn (`SENTINEL get-master-addr-by-name NAME`) at start, every
-//   `requery_every`, whenever a sentinel connection comes (back) up, and when a follower finds
-//   a replica where the master should be; the first sentinel that answers is believed;
+// - it asks every sentinel (`SENTINEL MASTER NAME`) at start, every `requery_every`, whenever a
+//   sentinel connection comes (back) up, and when a follower finds a replica where the master
+//   should be, and believes the answer with the highest config epoch (a sentinel that has not
+//   yet heard of a failover names the old master under the old epoch);
 // - it listens for `+switch-master` on every sentinel, so a failover is followed as soon as any
-//   sentinel announces it.
+//   sentinel announces it; answers older than the announced switch are ignored from then on.
 // When the named master changes, every follower connection is pointed at it: each drops its old
 // link at once (even if the old master still answers) and connects to the new one, where it
 // confirms with ROLE that the server really is a master before using it.

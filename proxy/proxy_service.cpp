@@ -703,6 +703,12 @@ net::awaitable<coalescer::ticket> proxy_service::join_current(
   co_return joined;
 }
 
+net::awaitable<void> proxy_service::drop_written_location(const route& r, const caller& who) {
+  if (!r.write_location) co_return;
+  const std::string location(cache::normalise_id(*r.write_location));
+  co_await who.redis->run(store_, &cache::store::invalidate_location, std::string_view(location));
+}
+
 net::awaitable<answer> proxy_service::write_through(http::request<http::string_body>& req,
                                                     const route& r, const caller& who,
                                                     upstream_pool& pool) {
@@ -717,6 +723,7 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
     if (res.failure == upstream_failure::timeout || res.failure == upstream_failure::protocol ||
         res.failure == upstream_failure::too_large) {
       co_await who.redis->run(store_, &cache::store::invalidate, r.key());
+      co_await drop_written_location(r, who);
       metrics_.invalidations.with({"unknown_outcome"}).inc();
       log::warn("write outcome unknown: invalidated as if applied",
                 {{"method", std::string_view(req.method_string())},
@@ -735,6 +742,7 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
   if (status >= 200 && status < 300) {
     const auto key = r.key();
     co_await who.redis->run(store_, &cache::store::invalidate, key);
+    co_await drop_written_location(r, who);
     metrics_.invalidations.with({"write"}).inc();
     if (r.resource == cache::resource_kind::call_park && req.method() == http::verb::put) {
       auto new_id = json_id(res.response.body());
@@ -788,6 +796,18 @@ net::awaitable<answer> proxy_service::pass_through(http::request<http::string_bo
     auto stream = co_await pool.open(up);
     if (stream.failure != upstream_failure::none) {
       metrics_.upstream_errors.with({std::string(scope.route), std::string(to_string(stream.failure))}).inc();
+      // A write under a location that was sent but got no readable answer: Webex may have
+      // applied it, so drop what a 2xx would have dropped.
+      if (r.write_location && (stream.failure == upstream_failure::timeout ||
+                               stream.failure == upstream_failure::protocol ||
+                               stream.failure == upstream_failure::too_large)) {
+        co_await drop_written_location(r, who);
+        metrics_.invalidations.with({"unknown_outcome"}).inc();
+        log::warn("write outcome unknown: invalidated as if applied",
+                  {{"method", std::string_view(req.method_string())},
+                   {"location_id", *r.write_location},
+                   {"failure", to_string(stream.failure)}});
+      }
       upstream_result failed;
       failed.failure = stream.failure;
       failed.detail = stream.detail;
@@ -815,6 +835,11 @@ net::awaitable<answer> proxy_service::pass_through(http::request<http::string_bo
     }
 
     if (status == 401) co_await learn_from(status, who, nullptr);
+    if (r.write_location && status >= 200 && status < 300) {
+      // Before the answer goes out: a read sent after it must not find what the write changed.
+      co_await drop_written_location(r, who);
+      metrics_.invalidations.with({"write"}).inc();
+    }
     a.upstream_status = status;
     a.upstream_seconds = stream.header_seconds;
     a.stream.emplace(std::move(stream));

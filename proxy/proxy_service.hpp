@@ -175,6 +175,8 @@ class proxy_service {
                                                  const bool& granted,
                                                  const cache::fill_ticket& fill,
                                                  redis_budget& redis);
+  // Drops everything cached for the location a write went to (r.write_location), if any.
+  net::awaitable<void> drop_written_location(const route& r, const caller& who);
   net::awaitable<answer> write_through(http::request<http::string_body>& req, const route& r,
                                        const caller& who, upstream_pool& pool);
   net::awaitable<answer> pass_through(http::request<http::string_body>& req, const route& r,

@@ -63,6 +63,18 @@ route route_request(std::string_view method, std::string_view target) {
       return invalid("The orgId parameter must not be given more than once.");
 
   route r;
+  // A write anywhere under /v1/telephony/config/locations/{L}, or to /v1/locations/{L} (the common
+  // locations API), may change anything cached for L: features of a location refer to each other.
+  const bool write = method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+  if (write && count >= 3 && iequals(segments[0], "v1")) {
+    std::string_view location;
+    if (count >= 5 && iequals(segments[1], "telephony") && iequals(segments[2], "config") &&
+        iequals(segments[3], "locations"))
+      location = segments[4];
+    else if ((count == 3 || (count == 4 && segments[3].empty())) && iequals(segments[1], "locations"))
+      location = segments[2];
+    if (cache::is_valid_id(location)) r.write_location = std::string(location);
+  }
   // /v1/telephony/config/locations/{locationId}/{callParks|paging}/{id}, literals in any case so
   // that a write cannot slip past invalidation by spelling a route differently.
   bool shape = (count == 7 || (count == 8 && segments[7].empty())) &&

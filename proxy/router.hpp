@@ -23,6 +23,10 @@ struct route {
   std::string location_id;            // as the client sent it, percent-decoded
   std::string resource_id;            // as the client sent it, percent-decoded
   std::optional<std::string> org_id;  // the `orgId` query parameter, if present
+  // A write (POST, PUT, PATCH, DELETE) under /v1/telephony/config/locations/{L} or to
+  // /v1/locations/{L}: L as sent (percent-decoded, a valid ID). A 2xx, or an unknown outcome,
+  // drops everything cached for L.
+  std::optional<std::string> write_location;
   bool cacheable = false;             // cached_read with no query parameter but orgId
   unsigned error_status = 0;          // invalid: 400
   std::string error;                  // invalid: what is wrong, for the caller

@@ -218,6 +218,10 @@ void run_failover(ha_cluster& c, const std::function<void()>& lose_master,
   CHECK(c.get_a(park, auth).status == 404);
   CHECK(c.get_b(park, auth).status == 404);
   CHECK(c.get_b(paging, auth).body.find("Paged After Failover") != std::string::npos);
+  // One switch each, seconds later too: no instance was taken back to the old master by a
+  // sentinel that had not heard of the failover yet.
+  for (auto* p : {&c.a, &c.b})
+    CHECK(metric(p->admin_port, "webex_cache_proxy_redis_failovers_total") == 1);
 }
 
 }  // namespace

@@ -357,3 +357,96 @@ TEST_CASE_TEMPLATE("a read that arrives after an invalidation never joins a fetc
     CHECK(metric(s.reader().admin_port, "webex_cache_proxy_coalesced_requests_total") == 0);
   }
 }
+
+namespace {
+
+// Caches the call park and the paging group of loc_a1 and the call park of loc_a2 through both
+// instances.
+template <class S>
+void warm_two_locations(S& s) {
+  const auto token = s.world.token_admin_a;
+  warm(s, park_a1(s.world), token);
+  warm(s, paging_a1(s.world), token);
+  warm(s, fake::call_park_path(s.world.loc_a2, s.world.park_a2), token);
+}
+
+// Where each of warm_two_locations' entries now comes from, through the reading instance.
+template <class S>
+std::vector<std::string> x_cache_after(S& s) {
+  const auto auth = bearer(s.world.token_admin_a);
+  std::vector<std::string> out;
+  for (const auto& path : {park_a1(s.world), paging_a1(s.world),
+                           fake::call_park_path(s.world.loc_a2, s.world.park_a2)})
+    out.push_back(http_request(s.reader().port, "GET", path, auth).header("X-Cache"));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("a write to any kind of a location drops everything cached for it - and nothing of other locations", S, SETUPS) {
+  S s;
+  warm_two_locations(s);
+  const auto token = s.world.token_admin_a;
+  const std::string loc = "/v1/telephony/config/locations/" + s.world.loc_a1;
+  std::string write_method, write_path;
+  SUBCASE("POST creating a hunt group") {
+    write_method = "POST";
+    write_path = loc + "/huntGroups";
+  }
+  SUBCASE("PUT of the call park settings") {
+    write_method = "PUT";
+    write_path = loc + "/callParks/settings";
+  }
+  SUBCASE("PATCH deep under the location") {
+    write_method = "PATCH";
+    write_path = loc + "/queues/UVVFVUUx/callForwarding/selectiveRules/UlVMRTE";
+  }
+  SUBCASE("PUT of the location through the common locations API") {
+    write_method = "PUT";
+    write_path = "/v1/locations/" + s.world.loc_a1;
+  }
+  SUBCASE("PUT of a paging group (another kind than the call park)") {
+    write_method = "PUT";
+    write_path = paging_a1(s.world);
+  }
+  CAPTURE(write_path);
+  const double before = s.remote_seen();
+  auto w = http_request(s.writer.port, write_method, write_path, json_bearer(token), R"({"name":"X"})");
+  REQUIRE(w.status / 100 == 2);
+  s.settle(before);
+  CHECK(x_cache_after(s) == std::vector<std::string>{"MISS", "MISS", "HIT"});
+  CHECK(metric(s.writer.admin_port, R"(webex_cache_proxy_invalidations_total{reason="write"})") == 1);
+}
+
+TEST_CASE_TEMPLATE("a write under a location that fails - or a read - drops nothing", S, SETUPS) {
+  S s;
+  warm_two_locations(s);
+  const auto token = s.world.token_admin_a;
+  const std::string loc = "/v1/telephony/config/locations/" + s.world.loc_a1;
+  s.fake.set_interceptor([](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+    if (r.method != "POST") return std::nullopt;
+    fake::scripted_response refused;
+    refused.status = 400;
+    refused.body = R"({"message":"Invalid field","errors":[{"description":"Invalid field"}]})";
+    return refused;
+  });
+  CHECK(http_request(s.writer.port, "POST", loc + "/huntGroups", json_bearer(token), "{}").status == 400);
+  CHECK(http_request(s.writer.port, "GET", loc + "/huntGroups", bearer(token)).status == 200);
+  // A write elsewhere in the org.
+  CHECK(http_request(s.writer.port, "PUT", "/v1/people/UEVSU09O", json_bearer(token), "{}").status == 200);
+  CHECK(x_cache_after(s) == std::vector<std::string>{"HIT", "HIT", "HIT"});
+  CHECK(metric(s.writer.admin_port, R"(webex_cache_proxy_invalidations_total{reason="write"})") == 0);
+}
+
+TEST_CASE("a write under a location whose outcome is unknown drops the location") {
+  single s({"--upstream-timeout", "1s"});
+  warm_two_locations(s);
+  const auto token = s.world.token_admin_a;
+  const std::string path = "/v1/telephony/config/locations/" + s.world.loc_a1 + "/huntGroups";
+  s.fake.hold_next("POST", "/huntGroups");  // applied at Webex, answer held back
+  CHECK(http_request(s.writer.port, "POST", path, json_bearer(token), "{}").status == 504);
+  s.fake.release_held();
+  CHECK(x_cache_after(s) == std::vector<std::string>{"MISS", "MISS", "HIT"});
+  CHECK(metric(s.writer.admin_port, R"(webex_cache_proxy_invalidations_total{reason="unknown_outcome"})") == 1);
+  CHECK(s.writer.proc->output().find("write outcome unknown") != std::string::npos);
+}
