@@ -36,11 +36,15 @@ void tiered_cache::attach() {
   net::co_spawn(ex_, retry_pending(), net::detached);
 }
 
+void tiered_cache::prune_journal(std::chrono::steady_clock::time_point now) {
+  while (!journal_.empty() && now - journal_.front().first > journal_horizon_) journal_.pop_front();
+}
+
 void tiered_cache::journal(const invalidation& m) {
   if (m.what == invalidation::kind::block) return;
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(journal_mu_);
-  while (!journal_.empty() && now - journal_.front().first > journal_horizon_) journal_.pop_front();
+  prune_journal(now);
   if (journal_.size() >= max_journal_) {
     journal_.clear();
     journal_overflowed_at_ = now;
@@ -62,7 +66,7 @@ bool tiered_cache::reading_redis() const noexcept {
   return readable_session() != 0 && l2_.connection().up();
 }
 
-net::awaitable<bool> tiered_cache::reapply(const invalidation& m, std::uint64_t session) {
+net::awaitable<bool> tiered_cache::apply_in_redis(const invalidation& m, std::uint64_t session) {
   switch (m.what) {
     case invalidation::kind::resource: co_return co_await l2_.drop_resource(m.resource, session);
     case invalidation::kind::location: co_return co_await l2_.drop_location(m.location, session);
@@ -84,23 +88,22 @@ net::awaitable<void> tiered_cache::replay_journal(std::uint64_t session) {
   if (journal_replaying_.exchange(true)) co_return;  // the retry loop comes back for it
   // Another link may come up while this one is being replayed on: then on that one.
   for (;;) {
-    const bool through = co_await replay_journal_once(session);
+    co_await replay_journal_once(session);
     const auto now_session = l2_.connection().session();
-    if (through || now_session == session || !l2_.connection().up()) break;
+    if (now_session == session || !l2_.connection().up()) break;
     session = now_session;
   }
   journal_replaying_ = false;
 }
 
-net::awaitable<bool> tiered_cache::replay_journal_once(std::uint64_t session) {
+net::awaitable<void> tiered_cache::replay_journal_once(std::uint64_t session) {
   std::vector<invalidation> work;
   bool everything = false;
   std::chrono::steady_clock::time_point overflowed_at{};
   {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(journal_mu_);
-    while (!journal_.empty() && now - journal_.front().first > journal_horizon_)
-      journal_.pop_front();
+    prune_journal(now);
     // Invalidations were dropped from the journal within the horizon: only dropping
     // everything covers them.
     overflowed_at = journal_overflowed_at_;
@@ -118,21 +121,14 @@ net::awaitable<bool> tiered_cache::replay_journal_once(std::uint64_t session) {
     work.clear();
     work.emplace_back().what = invalidation::kind::everything;
   }
-  bool through = true;
+  // Bound to the session: on another link (the one it was for went away) nothing is sent.
   std::size_t applied = 0;
   for (const auto& m : work) {
-    if (l2_.connection().session() != session) {
-      through = false;
-      break;
-    }
-    const bool ok = co_await reapply(m, session);
-    if (!ok) {
-      through = false;
-      break;
-    }
+    const bool ok = co_await apply_in_redis(m, session);
+    if (!ok) co_return;
     ++applied;
   }
-  if (!through || l2_.connection().session() != session) co_return false;
+  if (l2_.connection().session() != session) co_return;  // went away after the last command
   if (everything) {
     std::lock_guard lock(journal_mu_);
     if (journal_overflowed_at_ == overflowed_at) journal_overflowed_at_ = {};
@@ -140,7 +136,6 @@ net::awaitable<bool> tiered_cache::replay_journal_once(std::uint64_t session) {
   stats_.journal_replays.fetch_add(1, std::memory_order_relaxed);
   stats_.journal_replayed.fetch_add(applied, std::memory_order_relaxed);
   verified_session_ = session;
-  co_return true;
 }
 
 net::awaitable<void> tiered_cache::retry_pending() {
@@ -211,20 +206,7 @@ net::awaitable<bool> tiered_cache::insert(const variant_key& key, entry_ptr e, f
 }
 
 net::awaitable<bool> tiered_cache::propagate(const invalidation& m) {
-  bool ok = true;
-  switch (m.what) {
-    case invalidation::kind::resource: ok = co_await l2_.drop_resource(m.resource); break;
-    case invalidation::kind::location: ok = co_await l2_.drop_location(m.location); break;
-    case invalidation::kind::token:
-      if (auto fp = fingerprint_from_hex(m.token_hex)) ok = co_await l2_grants_.remove_token(*fp);
-      break;
-    case invalidation::kind::scope:
-      if (auto fp = fingerprint_from_hex(m.token_hex))
-        ok = co_await l2_grants_.remove_scope(*fp, m.scope);
-      break;
-    case invalidation::kind::everything: ok = co_await l2_.drop_all(); break;
-    case invalidation::kind::block: break;  // written to Redis by block()
-  }
+  const bool ok = co_await apply_in_redis(m, 0);
   const bool published = co_await bus_.publish(m);
   co_return ok && published;
 }

@@ -102,7 +102,7 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   net::awaitable<void> replay_pending();
   net::awaitable<void> retry_pending();
   bool overflowed() const;
-  // Does the Redis side of an invalidation and publishes it; false if either failed.
+  // apply_in_redis() and publishes it; false if either failed.
   net::awaitable<bool> propagate(const invalidation& m);
   void remember(invalidation m);
   // propagate(), remembering `m` when Redis did not take it.
@@ -113,9 +113,10 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   // Applies the journal on `session`'s link (or a later one's, if one comes up meanwhile); marks
   // the link readable when all of it went through.
   net::awaitable<void> replay_journal(std::uint64_t session);
-  net::awaitable<bool> replay_journal_once(std::uint64_t session);
-  // The Redis side of one invalidation on `session`'s link, not published.
-  net::awaitable<bool> reapply(const invalidation& m, std::uint64_t session);
+  net::awaitable<void> replay_journal_once(std::uint64_t session);
+  // The Redis side of one invalidation (on `session`'s link, 0: any), not published.
+  net::awaitable<bool> apply_in_redis(const invalidation& m, std::uint64_t session);
+  void prune_journal(std::chrono::steady_clock::time_point now);  // REQUIRES: journal_mu_ held
 
   net::any_io_executor ex_;
   std::unique_ptr<memory_store> l1_;
