@@ -709,6 +709,30 @@ net::awaitable<void> proxy_service::drop_written_location(const route& r, const 
   co_await who.redis->run(store_, &cache::store::invalidate_location, std::string_view(location));
 }
 
+namespace {
+
+// Sent, but no answer read (a timeout, a connection lost, an answer too large or garbled):
+// Webex may have applied it.
+bool outcome_unknown(upstream_failure f) {
+  return f == upstream_failure::timeout || f == upstream_failure::protocol ||
+         f == upstream_failure::too_large;
+}
+
+}  // namespace
+
+net::awaitable<void> proxy_service::drop_after_unknown_outcome(
+    const http::request<http::string_body>& req, const route& r, const caller& who,
+    upstream_failure failure) {
+  co_await drop_written_location(r, who);
+  metrics_.invalidations.with({"unknown_outcome"}).inc();
+  log::warn("write outcome unknown: invalidated as if applied",
+            {{"method", std::string_view(req.method_string())},
+             {"resource", r.is_resource() ? to_string(r.resource) : std::string_view()},
+             {"resource_id", r.resource_id},
+             {"location_id", r.write_location.value_or(std::string())},
+             {"failure", to_string(failure)}});
+}
+
 net::awaitable<answer> proxy_service::write_through(http::request<http::string_body>& req,
                                                     const route& r, const caller& who,
                                                     upstream_pool& pool) {
@@ -718,20 +742,8 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
   // be able to read it whatever the caller accepts.
   auto res = co_await forward(req, pool, ask::identity, scope_of(req, r, who, r.key().str(), false));
   if (res.failure != upstream_failure::none) {
-    // Sent, but no answer read (a timeout, a connection lost, an answer too large or garbled):
-    // Webex may have applied it. Drop what a 2xx would have dropped.
-    if (res.failure == upstream_failure::timeout || res.failure == upstream_failure::protocol ||
-        res.failure == upstream_failure::too_large) {
-      co_await who.redis->run(store_, &cache::store::invalidate, r.key());
-      co_await drop_written_location(r, who);
-      metrics_.invalidations.with({"unknown_outcome"}).inc();
-      log::warn("write outcome unknown: invalidated as if applied",
-                {{"method", std::string_view(req.method_string())},
-                 {"resource", to_string(r.resource)},
-                 {"resource_id", r.resource_id},
-                 {"location_id", r.location_id},
-                 {"failure", to_string(res.failure)}});
-    }
+    // Drop what a 2xx would have dropped.
+    if (outcome_unknown(res.failure)) co_await drop_after_unknown_outcome(req, r, who, res.failure);
     co_return upstream_failed(req, res, cache_result::bypass);
   }
   const unsigned status = res.response.result_int();
@@ -740,16 +752,13 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
   if (status == 401 || status == 403) co_await learn_from(status, who, &scope);
 
   if (status >= 200 && status < 300) {
-    const auto key = r.key();
-    co_await who.redis->run(store_, &cache::store::invalidate, key);
+    // The whole location: the resource, and under a rename its new ID too (same location).
     co_await drop_written_location(r, who);
     metrics_.invalidations.with({"write"}).inc();
     if (r.resource == cache::resource_kind::call_park && req.method() == http::verb::put) {
       auto new_id = json_id(res.response.body());
       if (new_id && cache::is_valid_id(*new_id) &&
           cache::normalise_id(*new_id) != cache::normalise_id(r.resource_id)) {
-        co_await who.redis->run(store_, &cache::store::invalidate,
-                                cache::resource_key(key.kind, r.location_id, *new_id));
         metrics_.invalidations.with({"rename"}).inc();
         metrics_.renames().inc();
         log::info("call park renamed", {{"resource_id", r.resource_id},
@@ -796,18 +805,9 @@ net::awaitable<answer> proxy_service::pass_through(http::request<http::string_bo
     auto stream = co_await pool.open(up);
     if (stream.failure != upstream_failure::none) {
       metrics_.upstream_errors.with({std::string(scope.route), std::string(to_string(stream.failure))}).inc();
-      // A write under a location that was sent but got no readable answer: Webex may have
-      // applied it, so drop what a 2xx would have dropped.
-      if (r.write_location && (stream.failure == upstream_failure::timeout ||
-                               stream.failure == upstream_failure::protocol ||
-                               stream.failure == upstream_failure::too_large)) {
-        co_await drop_written_location(r, who);
-        metrics_.invalidations.with({"unknown_outcome"}).inc();
-        log::warn("write outcome unknown: invalidated as if applied",
-                  {{"method", std::string_view(req.method_string())},
-                   {"location_id", *r.write_location},
-                   {"failure", to_string(stream.failure)}});
-      }
+      // A write under a location: drop what a 2xx would have dropped.
+      if (r.write_location && outcome_unknown(stream.failure))
+        co_await drop_after_unknown_outcome(req, r, who, stream.failure);
       upstream_result failed;
       failed.failure = stream.failure;
       failed.detail = stream.detail;

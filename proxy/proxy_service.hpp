@@ -177,6 +177,10 @@ class proxy_service {
                                                  redis_budget& redis);
   // Drops everything cached for the location a write went to (r.write_location), if any.
   net::awaitable<void> drop_written_location(const route& r, const caller& who);
+  // A write sent without a readable answer: dropped as a 2xx would, counted and logged.
+  net::awaitable<void> drop_after_unknown_outcome(const http::request<http::string_body>& req,
+                                                  const route& r, const caller& who,
+                                                  upstream_failure failure);
   net::awaitable<answer> write_through(http::request<http::string_body>& req, const route& r,
                                        const caller& who, upstream_pool& pool);
   net::awaitable<answer> pass_through(http::request<http::string_body>& req, const route& r,
