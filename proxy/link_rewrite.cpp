@@ -1,9 +1,10 @@
 #include "proxy/link_rewrite.hpp"
 
-#include <algorithm>
 #include <cctype>
+#include <charconv>
 
-#include <boost/algorithm/string/predicate.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 
 namespace wcp::proxy {
 
@@ -15,64 +16,20 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::optional<std::uint16_t> parse_port(std::string_view s) {
-  if (s.empty() || s.size() > 5) return std::nullopt;
+// A port as written in an authority: 1-65535 (Boost.URL's port_number() wraps larger values).
+bool valid_port(std::string_view p) {
   unsigned v = 0;
-  for (char ch : s) {
-    if (ch < '0' || ch > '9') return std::nullopt;
-    v = v * 10 + static_cast<unsigned>(ch - '0');
-  }
-  if (v == 0 || v > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(v);
-}
-
-// "host[:port]" or "[v6][:port]" into host (without brackets) and port (nullopt: none given).
-// False when malformed.
-bool split_authority(std::string_view a, std::string_view& host, std::optional<std::uint16_t>& port) {
-  port.reset();
-  if (a.empty()) return false;
-  std::string_view port_text;
-  bool has_port = false;
-  if (a.front() == '[') {
-    const auto close = a.find(']');
-    if (close == std::string_view::npos || close < 2) return false;
-    host = a.substr(1, close - 1);
-    const auto after = a.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return false;
-      port_text = after.substr(1);
-      has_port = true;
-    }
-    if (!std::all_of(host.begin(), host.end(), [](char ch) {
-          return std::isxdigit(static_cast<unsigned char>(ch)) || ch == ':' || ch == '.';
-        }))
-      return false;
-  } else {
-    const auto colon = a.find(':');
-    host = a.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port_text = a.substr(colon + 1);
-      has_port = true;
-    }
-    if (host.empty() || !std::all_of(host.begin(), host.end(), [](char ch) {
-          return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
-        }))
-      return false;
-  }
-  if (has_port) {
-    port = parse_port(port_text);
-    if (!port) return false;
-  }
-  return true;
+  const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+  return ec == std::errc() && end == p.data() + p.size() && v >= 1 && v <= 65535;
 }
 
 }  // namespace
 
 bool is_plain_host(std::string_view host) {
   if (host.size() > 255) return false;
-  std::string_view h;
-  std::optional<std::uint16_t> p;
-  return split_authority(host, h, p);
+  const auto a = boost::urls::parse_authority(host);
+  return a && !a->has_userinfo() && !a->encoded_host().empty() &&
+         (!a->has_port() || valid_port(a->port()));
 }
 
 link_rewriter::link_rewriter(bool upstream_tls, std::string upstream_host,
@@ -94,15 +51,15 @@ std::optional<std::string> link_rewriter::destination(bool client_tls,
 }
 
 bool link_rewriter::on_upstream(std::string_view uri, std::string_view& rest) const {
-  const std::string_view scheme = tls_ ? "https://" : "http://";
-  if (!boost::algorithm::istarts_with(uri, scheme)) return false;
-  uri.remove_prefix(scheme.size());
-  const auto end = uri.find_first_of("/?#");
-  std::string_view host;
-  std::optional<std::uint16_t> port;
-  if (!split_authority(uri.substr(0, end), host, port)) return false;
-  if (lower(host) != host_ || port.value_or(tls_ ? 443 : 80) != port_) return false;
-  std::string_view path = end == std::string_view::npos ? std::string_view() : uri.substr(end);
+  const auto parsed = boost::urls::parse_uri(uri);
+  if (!parsed) return false;
+  const boost::urls::url_view u = *parsed;
+  if (u.scheme_id() != (tls_ ? boost::urls::scheme::https : boost::urls::scheme::http)) return false;
+  if (u.has_userinfo() || lower(u.encoded_host_address()) != host_) return false;
+  if (u.has_port() ? !valid_port(u.port()) || u.port_number() != port_ : port_ != (tls_ ? 443 : 80))
+    return false;
+  // What follows the authority, as written: path, query, fragment.
+  std::string_view path = uri.substr(uri.size() - u.encoded_resource().size());
   if (!base_path_.empty()) {
     if (!path.starts_with(base_path_)) return false;
     const auto after = path.substr(base_path_.size());
