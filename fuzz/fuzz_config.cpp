@@ -16,14 +16,7 @@
 #include <unistd.h>
 
 #include "config/config.hpp"
-
-#define FUZZ_CHECK(cond)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                           \
-    }                                                                         \
-  } while (0)
+#include "fuzz/fuzz_check.hpp"
 
 namespace {
 

@@ -7,15 +7,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz/fuzz_check.hpp"
 #include "proxy/retry_after.hpp"
-
-#define FUZZ_CHECK(cond)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                           \
-    }                                                                         \
-  } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace std::chrono;

@@ -10,16 +10,9 @@
 #include <string_view>
 
 #include "cache/key.hpp"
+#include "fuzz/fuzz_check.hpp"
 #include "proxy/http_rules.hpp"
 #include "proxy/router.hpp"
-
-#define FUZZ_CHECK(cond)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                           \
-    }                                                                         \
-  } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
