@@ -252,8 +252,7 @@ struct core : std::enable_shared_from_this<core> {
     std::lock_guard lock(target_mu);
     if (!opt.unix_path.empty()) return opt.unix_path;
     if (opt.host.empty()) return {};
-    const bool v6 = opt.host.find(':') != std::string::npos;
-    return (v6 ? "[" + opt.host + "]" : opt.host) + ":" + std::to_string(opt.port);
+    return host_port(opt.host, opt.port);
   }
 
   void stop() {
@@ -655,6 +654,11 @@ const std::error_category& redis_category() noexcept {
 
 std::error_code make_error_code(redis_errc e) noexcept {
   return {static_cast<int>(e), redis_category()};
+}
+
+std::string host_port(std::string_view host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string_view::npos;
+  return (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
 }
 
 std::optional<redis_options> parse_redis_url(std::string_view url) {

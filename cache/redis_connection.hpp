@@ -67,6 +67,9 @@ struct redis_options {
 // require_master is set.
 std::optional<redis_options> parse_redis_url(std::string_view url);
 
+// "host:port", the host in brackets when it is an IPv6 address.
+std::string host_port(std::string_view host, std::uint16_t port);
+
 // A reply, copied out of hiredis's reply tree.
 struct redis_reply {
   enum class kind { nil, string, status, error, integer, array };

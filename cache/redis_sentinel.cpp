@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <mutex>
+#include <sstream>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -30,11 +31,6 @@ std::optional<std::uint16_t> parse_port(std::string_view s) {
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size() || v == 0 || v > 65535) return std::nullopt;
   return static_cast<std::uint16_t>(v);
-}
-
-std::string show(const std::string& host, std::uint16_t port) {
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 }  // namespace
@@ -91,18 +87,13 @@ struct sentinel_monitor::state : std::enable_shared_from_this<state> {
 
   // "<master name> <old ip> <old port> <new ip> <new port>"
   void announced(std::string payload) {
-    std::vector<std::string> parts;
-    std::size_t at = 0;
-    while (at <= payload.size()) {
-      const auto space = payload.find(' ', at);
-      parts.push_back(payload.substr(at, space - at));
-      if (space == std::string::npos) break;
-      at = space + 1;
-    }
-    if (parts.size() != 5 || parts[0] != opt.master_name) return;
-    const auto port = parse_port(parts[4]);
-    if (!port || parts[3].empty()) return;
-    net::post(strand, [self = shared_from_this(), host = parts[3], p = *port] {
+    std::istringstream in(payload);
+    std::string name, old_ip, old_port, new_ip, new_port, extra;
+    if (!(in >> name >> old_ip >> old_port >> new_ip >> new_port) || in >> extra) return;
+    if (name != opt.master_name) return;
+    const auto port = parse_port(new_port);
+    if (!port) return;
+    net::post(strand, [self = shared_from_this(), host = std::move(new_ip), p = *port] {
       // The switch comes with a newer config epoch than any the sentinels have named so far:
       // an answer at or below that one is older news.
       self->epoch_floor = self->highest_epoch + 1;
@@ -137,7 +128,7 @@ struct sentinel_monitor::state : std::enable_shared_from_this<state> {
         if (!unknown_told[k] && on_unknown_master) {
           unknown_told[k] = true;
           try {
-            on_unknown_master(show(opt.sentinels[k].first, opt.sentinels[k].second));
+            on_unknown_master(host_port(opt.sentinels[k].first, opt.sentinels[k].second));
           } catch (...) {
           }
         }
@@ -170,7 +161,7 @@ struct sentinel_monitor::state : std::enable_shared_from_this<state> {
 
   void adopt(const std::string& host, std::uint16_t port) {
     if (stopped) return;
-    const std::string to = show(host, port);
+    const std::string to = host_port(host, port);
     std::string from;
     {
       std::lock_guard lock(mu);
