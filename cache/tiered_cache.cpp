@@ -230,12 +230,16 @@ void tiered_cache::remember(invalidation m) {
   pending_.push_back(std::move(m));
 }
 
+// L1 is fenced before Redis is told and again once Redis has dropped its copy: a lookup that
+// began between the two may have copied Redis's old entry into L1 under a ticket newer than the
+// first fence.
 net::awaitable<void> tiered_cache::invalidate(const resource_key& key) {
   if (l1_) l1_->erase(key);
   invalidation m;
   m.what = invalidation::kind::resource;
   m.resource = key;
   co_await send(m);
+  if (l1_) l1_->erase(key);
 }
 
 net::awaitable<void> tiered_cache::invalidate_location(std::string_view location) {
@@ -244,6 +248,7 @@ net::awaitable<void> tiered_cache::invalidate_location(std::string_view location
   m.what = invalidation::kind::location;
   m.location = std::string(normalise_id(location));
   co_await send(m);
+  if (l1_) l1_->erase_location(m.location);
 }
 
 net::awaitable<bool> tiered_cache::invalidated_since(const resource_key& key, fill_ticket ticket) {
