@@ -32,7 +32,7 @@ namespace wcp::cache {
 
 namespace {
 
-constexpr std::string_view magic = "WCPE1";
+constexpr std::string_view magic = "WCPE2";
 constexpr std::size_t max_field = 1u << 30;
 
 void put_number(std::string& out, std::uint64_t v) {
@@ -81,11 +81,11 @@ bool is_header_value(std::string_view v) noexcept {
   return true;
 }
 
-// Layout: "WCPE1\n" status "\n" stored_at_ms "\n" expires_at_ms "\n", then content type,
-// tracking ID and body, each as length "\n" bytes.
+// Layout: "WCPE2\n" status "\n" stored_at_ms "\n" expires_at_ms "\n", then content type,
+// tracking ID, Link and body, each as length "\n" bytes.
 std::string serialise(const entry& e) {
   std::string out;
-  out.reserve(64 + e.content_type.size() + e.tracking_id.size() + e.body.size());
+  out.reserve(64 + e.content_type.size() + e.tracking_id.size() + e.link.size() + e.body.size());
   out.append(magic);
   out += '\n';
   put_number(out, e.status);
@@ -93,6 +93,7 @@ std::string serialise(const entry& e) {
   put_number(out, to_ms(e.expires_at));
   put_field(out, e.content_type);
   put_field(out, e.tracking_id);
+  put_field(out, e.link);
   put_field(out, e.body);
   return out;
 }
@@ -110,10 +111,12 @@ std::optional<entry> deserialise(std::string_view in) {
   constexpr std::uint64_t max_ms = 7258118400000ull;
   if (stored > max_ms || expires > max_ms) return std::nullopt;
   if (!take_field(in, e.content_type) || !take_field(in, e.tracking_id) ||
-      !take_field(in, e.body) || !in.empty())
+      !take_field(in, e.link) || !take_field(in, e.body) || !in.empty())
     return std::nullopt;
   // They go out as headers of cached answers: nothing that could split an answer.
-  if (!is_header_value(e.content_type) || !is_header_value(e.tracking_id)) return std::nullopt;
+  if (!is_header_value(e.content_type) || !is_header_value(e.tracking_id) ||
+      !is_header_value(e.link))
+    return std::nullopt;
   e.status = static_cast<unsigned>(status);
   e.stored_at = wall_clock::time_point(std::chrono::milliseconds(stored));
   e.expires_at = wall_clock::time_point(std::chrono::milliseconds(expires));

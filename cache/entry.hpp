@@ -17,6 +17,9 @@ struct entry {
   unsigned status = 200;
   std::string content_type;  // upstream's Content-Type, kept
   std::string tracking_id;   // not filled by the proxy: an answer carries its own request's
+  // Upstream's Link fields (a list page's next/prev URLs), joined with ", "; moved to the
+  // client's origin when the entry is served, per request.
+  std::string link;
   std::string body;
   wall_clock::time_point stored_at{};
   // When a store stops returning it (stored_at + fresh + stale windows). Set by whoever builds
@@ -25,7 +28,7 @@ struct entry {
 
   // Bytes this entry is charged for in a bounded store (body, headers, bookkeeping).
   std::size_t charge() const noexcept {
-    return body.size() + content_type.size() + tracking_id.size() + 96;
+    return body.size() + content_type.size() + tracking_id.size() + link.size() + 96;
   }
 };
 

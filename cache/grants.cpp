@@ -3,16 +3,25 @@
 namespace wcp::cache {
 
 namespace {
-std::string scope_key(const grant_scope& s) { return s.org + "|" + s.location; }
+std::string scope_key(const grant_scope& s) { return s.org + "|" + s.location + "|" + s.kind; }
 
 // The same, in a per-thread buffer: a lookup allocates nothing once the buffer has grown.
 std::string_view scope_key_view(const grant_scope& s) {
   thread_local std::string buf;
   buf.clear();
-  buf.append(s.org).append("|").append(s.location);
+  buf.append(s.org).append("|").append(s.location).append("|").append(s.kind);
   return buf;
 }
 }  // namespace
+
+bool is_grant_kind(std::string_view kind) {
+  if (kind.empty() || kind.size() > 128) return false;
+  for (char c : kind)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+          c == '{' || c == '}'))
+      return false;
+  return true;
+}
 
 memory_grants::memory_grants(std::size_t shard_count) {
   if (shard_count == 0) shard_count = 1;

@@ -1,7 +1,8 @@
-// Grants: what upstream has shown a token may read. A grant (token fingerprint, org, location) is
-// learned from a 2xx upstream answer to that token on that org form and location, trusted for the
-// grant TTL, and dropped on a 401 (all of the token's grants) or a 403 (that scope). A cached body
-// is served only to a token holding a grant for its org form and location.
+// Grants: what upstream has shown a token may read. A grant (token fingerprint, org, location,
+// kind) is learned from a 2xx upstream answer to that token on that org form, location and kind,
+// trusted for the grant TTL, and dropped on a 401 (all of the token's grants) or a 403 (that
+// scope). A cached body is served only to a token holding a grant for its org form, location and
+// kind: Webex does not authorise every reader of a location for every kind in it.
 //
 // Thread-safety: implementations may be used from any thread concurrently.
 #pragma once
@@ -24,7 +25,13 @@ namespace wcp::cache {
 struct grant_scope {
   std::string org;       // normalised orgId, "" = the token's own org
   std::string location;  // normalised location ID
+  // What the grant covers in the location (proxy/route_table.hpp's grant_kind(): a kind's name,
+  // or a settings path): letters, digits and "/{}" only.
+  std::string kind;
 };
+
+// Whether `kind` may name a grant's kind (what a message from another instance must hold).
+bool is_grant_kind(std::string_view kind);
 
 class grant_store {
  public:

@@ -45,7 +45,7 @@ std::string encode(const invalidation& m) {
     case invalidation::kind::location: out += "l|" + m.location; break;
     case invalidation::kind::token: out += "t|" + m.token_hex; break;
     case invalidation::kind::scope:
-      out += "s|" + m.token_hex + "|" + m.scope.org + "|" + m.scope.location;
+      out += "s|" + m.token_hex + "|" + m.scope.org + "|" + m.scope.location + "|" + m.scope.kind;
       break;
     case invalidation::kind::everything: out += "a"; break;
     case invalidation::kind::block:
@@ -64,24 +64,21 @@ std::optional<invalidation> decode(std::string_view text) {
   m.origin = std::string(f[1]);
   const auto type = f[2];
   if (type == "r" && f.size() == 6) {
-    resource_kind kind;
-    if (f[3] == "callParks") kind = resource_kind::call_park;
-    else if (f[3] == "paging") kind = resource_kind::paging_group;
-    else return std::nullopt;
-    if (!is_valid_id(f[4]) || !is_valid_id(f[5])) return std::nullopt;
+    const auto kind = kind_named(f[3]);
+    if (!kind || !is_valid_id(f[4]) || !is_resource_name(f[5])) return std::nullopt;
     m.what = invalidation::kind::resource;
-    m.resource = resource_key(kind, f[4], f[5]);
+    m.resource = resource_key::of(*kind, f[4], std::string(f[5]));
   } else if (type == "l" && f.size() == 4 && is_valid_id(f[3])) {
     m.what = invalidation::kind::location;
     m.location = std::string(normalise_id(f[3]));
   } else if (type == "t" && f.size() == 4 && is_hex64(f[3])) {
     m.what = invalidation::kind::token;
     m.token_hex = std::string(f[3]);
-  } else if (type == "s" && f.size() == 6 && is_hex64(f[3]) && (f[4].empty() || is_valid_id(f[4])) &&
-             is_valid_id(f[5])) {
+  } else if (type == "s" && f.size() == 7 && is_hex64(f[3]) && (f[4].empty() || is_valid_id(f[4])) &&
+             is_valid_id(f[5]) && is_grant_kind(f[6])) {
     m.what = invalidation::kind::scope;
     m.token_hex = std::string(f[3]);
-    m.scope = {std::string(normalise_id(f[4])), std::string(normalise_id(f[5]))};
+    m.scope = {std::string(normalise_id(f[4])), std::string(normalise_id(f[5])), std::string(f[6])};
   } else if (type == "a" && f.size() == 3) {
     m.what = invalidation::kind::everything;
   } else if (type == "b" && f.size() == 6 && (f[3] == "t" || f[3] == "r") && is_hex64(f[4]) &&

@@ -35,7 +35,7 @@ struct invalidation {
 };
 
 // "v1|<origin>|r|<kind>|<location>|<id>", "v1|<origin>|l|<location>", "v1|<origin>|t|<hex>",
-// "v1|<origin>|s|<hex>|<org>|<location>", "v1|<origin>|a", "v1|<origin>|b|t|<hex>|<until ms>"
+// "v1|<origin>|s|<hex>|<org>|<location>|<grant kind>", "v1|<origin>|a", "v1|<origin>|b|t|<hex>|<until ms>"
 // (a rate-limited token) and "v1|<origin>|b|r|<hex>|<until ms>" (a locked resource).
 std::string encode(const invalidation& m);
 std::optional<invalidation> decode(std::string_view text);

@@ -2,10 +2,36 @@
 
 #include <array>
 
+#include "config/cache_kinds.hpp"
+
 namespace wcp::cache {
 
+static_assert(config::cache_kinds.size() == resource_kind_count);
+static_assert(config::cache_kinds[static_cast<std::size_t>(resource_kind::call_park)] == "callParks");
+static_assert(config::cache_kinds[static_cast<std::size_t>(resource_kind::paging_group)] == "paging");
+static_assert(config::cache_kinds[static_cast<std::size_t>(resource_kind::intent)] == "intents");
+
 std::string_view to_string(resource_kind kind) {
-  return kind == resource_kind::call_park ? "callParks" : "paging";
+  const auto i = static_cast<std::size_t>(kind);
+  return i < config::cache_kinds.size() ? config::cache_kinds[i] : "unknown";
+}
+
+std::optional<resource_kind> kind_named(std::string_view name) {
+  for (std::size_t i = 0; i < config::cache_kinds.size(); ++i)
+    if (config::cache_kinds[i] == name) return static_cast<resource_kind>(i);
+  return std::nullopt;
+}
+
+std::string_view label_of(resource_kind kind) {
+  static constexpr std::array<std::string_view, resource_kind_count> labels = {
+      "location",        "settings",        "call_park",          "call_pickup",
+      "schedule",        "schedule_event",  "selective_rule",     "hunt_group",
+      "queue",           "auto_attendant",  "paging_group",       "voicemail_group",
+      "call_park_extension", "announcement", "dnis",              "translation_pattern",
+      "digit_pattern",   "dect_network",    "base_station",       "handset",
+      "directory",       "ai_receptionist", "intent"};
+  const auto i = static_cast<std::size_t>(kind);
+  return i < labels.size() ? labels[i] : "unknown";
 }
 
 namespace {
@@ -31,6 +57,14 @@ bool is_valid_id(std::string_view id) {
   return !all_padding;
 }
 
+bool is_resource_name(std::string_view what) {
+  if (what.size() > 2048) return false;
+  for (unsigned char c : what)
+    if (!id_chars[c] && c != '/' && c != '?' && c != '&' && c != '%' && c != '.' && c != '~')
+      return false;
+  return true;
+}
+
 std::string_view normalise_id(std::string_view id) {
   while (!id.empty() && id.back() == '=') id.remove_suffix(1);
   return id;
@@ -39,6 +73,14 @@ std::string_view normalise_id(std::string_view id) {
 resource_key::resource_key(resource_kind k, std::string_view location_id,
                            std::string_view resource_id)
     : kind(k), location(normalise_id(location_id)), id(normalise_id(resource_id)) {}
+
+resource_key resource_key::of(resource_kind k, std::string_view location_id, std::string what) {
+  resource_key key;
+  key.kind = k;
+  key.location = std::string(normalise_id(location_id));
+  key.id = std::move(what);
+  return key;
+}
 
 std::string resource_key::str() const {
   std::string s;

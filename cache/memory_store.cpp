@@ -25,14 +25,13 @@ std::size_t heap_cost(const std::string& s) noexcept {
   return s.capacity() > 15 ? heap_cost(s.capacity() + 1) : 0;
 }
 
-// The resource_key whose text (resource_key::str()) is `name`: "callParks/<location>/<id>".
+// The resource_key whose text (resource_key::str()) is `name`: "<kind>/<location>/<id>", where
+// only the id may hold '/'.
 resource_key resource_of_name(std::string_view name) {
   const auto a = name.find('/');
   const auto b = name.find('/', a + 1);
-  const auto kind = name.substr(0, a) == to_string(resource_kind::paging_group)
-                        ? resource_kind::paging_group
-                        : resource_kind::call_park;
-  return {kind, name.substr(a + 1, b - a - 1), name.substr(b + 1)};
+  const auto kind = kind_named(name.substr(0, a)).value_or(resource_kind::call_park);
+  return resource_key::of(kind, name.substr(a + 1, b - a - 1), std::string(name.substr(b + 1)));
 }
 
 }  // namespace
@@ -86,6 +85,7 @@ std::size_t memory_store::charge_of(const entry& e, std::size_t variant_chars,
   constexpr std::size_t variant_list = heap_cost(sizeof(void*));
   constexpr std::size_t buckets = 4 * sizeof(void*);  // two maps, half full after a rehash
   return entry_block + heap_cost(e.body) + heap_cost(e.content_type) + heap_cost(e.tracking_id) +
+         heap_cost(e.link) +
          slot_node + text(variant_chars) + lru_node + resource_node + text(resource_chars) +
          variant_list + buckets;
 }

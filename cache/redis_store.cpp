@@ -19,16 +19,40 @@ using std::chrono::milliseconds;
 // Generations outlive any fill (bounded by the upstream timeout) by far.
 constexpr milliseconds generation_ttl = std::chrono::hours(24);
 
+// An entry is stored as "<location generation> <epoch>\n<serialised entry>": the generations
+// it was filled under. A lookup serves it only while both are still current, so that dropping a
+// location (or everything) is one INCR, not a scan.
+//
 // KEYS: entry, gen, locgen, epoch. ARGV: expected gen, locgen, epoch, field, value, keep ms.
 constexpr std::string_view insert_script = R"lua(
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[2] then return 0 end
 if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[3] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[1], ARGV[4], ARGV[2] .. ' ' .. ARGV[3] .. '\n' .. ARGV[5])
+-- The generations the entry is stamped with outlive it: one that expired could count up to the
+-- same value again and make the entry current.
+for i = 3, 4 do
+  local t = redis.call('PTTL', KEYS[i])
+  if t >= 0 and t < tonumber(ARGV[6]) then redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
+end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[6]) then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
 end
 return 1
+)lua";
+
+// KEYS: entry, locgen, epoch. ARGV: field. The entry, if stored under the current generations;
+// one stored under older ones is deleted.
+constexpr std::string_view lookup_script = R"lua(
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return false end
+local nl = string.find(v, '\n', 1, true)
+local current = (redis.call('GET', KEYS[2]) or '0') .. ' ' .. (redis.call('GET', KEYS[3]) or '0')
+if not nl or string.sub(v, 1, nl - 1) ~= current then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return false
+end
+return string.sub(v, nl + 1)
 )lua";
 
 // KEYS: entry, gen. ARGV: gen ttl ms.
@@ -69,7 +93,7 @@ std::int64_t now_ms() {
 
 std::string variant_field(const variant_key& key) { return "@" + key.org; }
 
-std::string scope_field(const grant_scope& s) { return s.org + "|" + s.location; }
+std::string scope_field(const grant_scope& s) { return s.org + "|" + s.location + "|" + s.kind; }
 
 }  // namespace
 
@@ -95,7 +119,10 @@ net::awaitable<entry_ptr> redis_store::lookup(const variant_key& key) {
 }
 
 net::awaitable<entry_ptr> redis_store::fetch(const variant_key& key, std::uint64_t in_session) {
-  auto r = co_await conn_->command(argv("HGET", entry_key(key.resource), variant_field(key)),
+  auto r = co_await conn_->command(argv("EVAL", std::string(lookup_script), "3",
+                                        entry_key(key.resource),
+                                        location_generation_key(key.resource.location),
+                                        epoch_key(), variant_field(key)),
                                    in_session);
   if (r.ec || r.reply.type != redis_reply::kind::string) co_return nullptr;
   auto e = deserialise(r.reply.str);
@@ -165,35 +192,13 @@ net::awaitable<void> redis_store::invalidate(const resource_key& key) {
 net::awaitable<bool> redis_store::drop_location(std::string_view location,
                                                 std::uint64_t in_session) {
   const std::string loc(normalise_id(location));
-  // Fence fills first, then drop what is there.
   auto fence = co_await conn_->command(argv("EVAL", std::string(bump_script), "1",
                                         location_generation_key(loc),
                                         std::to_string(generation_ttl.count())),
                                        in_session);
-  if (fence.ec || fence.reply.type != redis_reply::kind::integer) co_return false;
-  bool ok = true;
-  static constexpr std::array<std::string_view, 2> kinds = {"callParks", "paging"};
-  for (std::string_view kind : kinds) {
-    std::string cursor = "0";
-    do {
-      auto r = co_await conn_->command(argv("SCAN", cursor, "MATCH",
-                                        prefix_ + "entry:" + std::string(kind) + "/" + loc + "/*",
-                                        "COUNT", "500"),
-                                   in_session);
-      if (r.ec || r.reply.type != redis_reply::kind::array || r.reply.elements.size() != 2) {
-        ok = false;
-        break;
-      }
-      cursor = r.reply.elements[0].str;
-      auto del = argv("UNLINK");
-      for (const auto& k : r.reply.elements[1].elements) del.push_back(k.str);
-      if (del.size() > 1) {
-        auto d = co_await conn_->command(std::move(del), in_session);
-        if (d.ec) ok = false;
-      }
-    } while (cursor != "0" && ok);
-  }
-  co_return ok;
+  // Entries stored under the old generation are no longer served (and deleted when next read);
+  // their Redis TTL removes the rest.
+  co_return !fence.ec && fence.reply.type == redis_reply::kind::integer;
 }
 
 net::awaitable<void> redis_store::invalidate_location(std::string_view location) {

@@ -1,11 +1,17 @@
 // Redis as the shared store: entries, fill generations and grants that several proxy instances
 // share. Every key has a Redis TTL and carries a versioned prefix, e.g. with prefix "wcp":
 //
-//   wcp:v1:entry:callParks/<location>/<id>   hash, field "@" + org form → serialised entry
-//   wcp:v1:gen:callParks/<location>/<id>     integer, bumped by every invalidation of the resource
-//   wcp:v1:locgen:<location>                 integer, bumped by every purge of the location
+//   wcp:v1:entry:<kind>/<location>/<what>    hash, field "@" + org form → "<locgen> <epoch>\n"
+//                                            + serialised entry
+//   wcp:v1:gen:<kind>/<location>/<what>      integer, bumped by every invalidation of the resource
+//   wcp:v1:locgen:<location>                 integer, bumped by every write to or purge of the
+//                                            location
 //   wcp:v1:epoch                             integer, bumped when everything is dropped
-//   wcp:v1:grant:<sha256 of token, hex>      hash, field "<org form>|<location>" → expiry (ms)
+//   wcp:v1:grant:<sha256 of token, hex>      hash, field "<org form>|<location>|<grant kind>" →
+//                                            expiry (ms)
+//
+// Dropping a location is one INCR of its generation: an entry is served only while the location
+// generation and epoch it was stored under are current (checked by the lookup, in Redis).
 //
 // Nothing token-bearing is stored: grants are keyed by the token's SHA-256 fingerprint.
 // A fill stores only if no generation moved since its ticket was taken (checked atomically

@@ -53,14 +53,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(r.kind == route_kind::cached_read ? (method == "GET" || method == "HEAD")
                                                : (method == "PUT" || method == "DELETE"));
   FUZZ_CHECK(!r.cacheable || r.kind == route_kind::cached_read);
+  FUZZ_CHECK(r.row != nullptr && r.row->kind == r.resource);
+  FUZZ_CHECK(r.row->shape != wcp::proxy::route_shape::never);
   FUZZ_CHECK(wcp::cache::is_valid_id(r.location_id));
-  FUZZ_CHECK(wcp::cache::is_valid_id(r.resource_id));
+  const bool item = r.row->shape == wcp::proxy::route_shape::item;
+  FUZZ_CHECK(item == !r.resource_id.empty());
+  if (item) FUZZ_CHECK(wcp::cache::is_valid_id(r.resource_id));
+  FUZZ_CHECK(r.kind == route_kind::cached_read || item);
   if (r.org_id) FUZZ_CHECK(wcp::cache::is_valid_id(*r.org_id));
+  FUZZ_CHECK(!r.grant().empty());
 
   const wcp::cache::resource_key key = r.key();
   FUZZ_CHECK(key.kind == r.resource);
   FUZZ_CHECK(key.location == wcp::cache::normalise_id(r.location_id));
-  FUZZ_CHECK(key.id == wcp::cache::normalise_id(r.resource_id));
+  // The canonical form never holds what separates keys from org forms and bus message fields.
+  FUZZ_CHECK(key.id.find_first_of("@|") == std::string::npos);
+  if (item) FUZZ_CHECK(key.id.ends_with(wcp::cache::normalise_id(r.resource_id)));
   const std::string org = r.org_variant();
   FUZZ_CHECK(r.org_id || org.empty());
   const wcp::cache::variant_key variant{key, org};

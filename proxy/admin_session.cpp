@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "proxy/json_text.hpp"
+#include "proxy/router.hpp"
 #include "proxy/log.hpp"
 #include "proxy/webex_error.hpp"
 
@@ -34,35 +35,26 @@ http::response<http::string_body> text(http::status status, unsigned version, st
   return res;
 }
 
-std::optional<cache::resource_kind> kind_named(std::string_view k) {
-  if (k == "callParks") return cache::resource_kind::call_park;
-  if (k == "paging") return cache::resource_kind::paging_group;
-  return std::nullopt;
-}
-
-purge_request make_purge(std::string_view location, std::optional<std::string_view> kind,
-                         std::optional<std::string_view> id) {
+// `path`: what follows the location, e.g. "callParks/<id>" (empty: the whole location).
+purge_request make_purge(std::string_view location, std::string_view path) {
   purge_request p;
   if (!cache::is_valid_id(location)) {
     p.error = "The location ID is not valid.";
     return p;
   }
   p.location = std::string(cache::normalise_id(location));
-  if (kind || id) {
-    if (!kind || !id) {
-      p.error = "Give both kind and id, or neither.";
+  if (!path.empty()) {
+    // What a read of that path would be cached as.
+    const std::string target =
+        "/v1/telephony/config/locations/" + std::string(location) + "/" + std::string(path);
+    const auto r = route_request("GET", target);
+    if (r.kind != route_kind::cached_read || r.row->shape == route_shape::list) {
+      p.error = r.kind == route_kind::invalid
+                    ? r.error
+                    : "Not a cached item or settings path under the location.";
       return p;
     }
-    auto k = kind_named(*kind);
-    if (!k) {
-      p.error = "kind must be callParks or paging.";
-      return p;
-    }
-    if (!cache::is_valid_id(*id)) {
-      p.error = "The resource ID is not valid.";
-      return p;
-    }
-    p.resource = cache::resource_key(*k, location, *id);
+    p.resource = r.key();
   }
   p.valid = true;
   return p;
@@ -76,9 +68,9 @@ std::optional<purge_request> parse_purge(std::string_view method, std::string_vi
   std::vector<std::string> seg;
   for (auto s : parsed->encoded_segments()) seg.push_back(s.decode());
   if (method == "DELETE" && seg.size() >= 3 && seg[0] == "cache" && seg[1] == "locations") {
-    if (seg.size() == 3) return make_purge(seg[2], std::nullopt, std::nullopt);
-    if (seg.size() == 5) return make_purge(seg[2], std::string_view(seg[3]), std::string_view(seg[4]));
-    return std::nullopt;
+    std::string path;
+    for (std::size_t i = 3; i < seg.size(); ++i) path.append(i > 3 ? "/" : "").append(seg[i]);
+    return make_purge(seg[2], path);
   }
   if (method == "POST" && seg.size() == 1 && seg[0] == "purge") {
     std::optional<std::string> location, kind, id;
@@ -92,8 +84,12 @@ std::optional<purge_request> parse_purge(std::string_view method, std::string_vi
       bad.error = "location is required.";
       return bad;
     }
-    return make_purge(*location, kind ? std::optional<std::string_view>(*kind) : std::nullopt,
-                      id ? std::optional<std::string_view>(*id) : std::nullopt);
+    if (kind.has_value() != id.has_value()) {
+      purge_request bad;
+      bad.error = "Give both kind and id, or neither.";
+      return bad;
+    }
+    return make_purge(*location, kind ? *kind + "/" + *id : std::string());
   }
   return std::nullopt;
 }

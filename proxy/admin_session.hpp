@@ -48,8 +48,10 @@ struct purge_request {
   std::optional<cache::resource_key> resource;     // one resource; else the whole location
 };
 
-// DELETE /cache/locations/{loc}[/{callParks|paging}/{id}], or
-// POST /purge?location=...[&kind=callParks|paging&id=...]. nullopt when `target` is neither.
+// DELETE /cache/locations/{loc}[/{path of a cached item or settings under the location}], e.g.
+// /cache/locations/{loc}/callParks/{id} or /cache/locations/{loc}/schedules/holidays/{id}; or
+// POST /purge?location=...[&kind=KIND&id=...] for an item at KIND/{id} (callParks, paging,
+// huntGroups, ...). nullopt when `target` is neither.
 std::optional<purge_request> parse_purge(std::string_view method, std::string_view target);
 
 net::awaitable<void> run_admin_session(net::ip::tcp::socket socket, admin_context ctx);

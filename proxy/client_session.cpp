@@ -457,9 +457,17 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
     if (a.entry) {
       // From the cache: a head written straight into a reused buffer, then the stored body.
       const auto& e = *a.entry;
+      // A list page's Link, moved to this client's origin (per request: clients reach the
+      // proxy by different names).
+      std::string link;
+      if (!e.link.empty() && ctx.links) {
+        const auto to = ctx.links->destination(ctx.tls != nullptr, req[http::field::host]);
+        link = to ? ctx.links->rewrite(e.link, *to) : e.link;
+      }
       entry_head.clear();
       format_entry_head(entry_head, e, a.cache, req.version(), keep_alive,
-                        cache::age_seconds(e, cache::wall_clock::now()), tracking);
+                        cache::age_seconds(e, cache::wall_clock::now()), tracking,
+                        link.empty() ? std::string_view(e.link) : std::string_view(link));
       const bool is_head = req.method() == http::verb::head;
       const std::array<net::const_buffer, 2> out{
           net::buffer(entry_head), is_head ? net::const_buffer() : net::buffer(e.body)};

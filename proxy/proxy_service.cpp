@@ -78,8 +78,8 @@ void live_settings::apply(const config::config& cfg) {
   auto ms = [](config::seconds s) {
     return std::chrono::duration_cast<milliseconds>(s).count();
   };
-  for (auto kind : {cache::resource_kind::call_park, cache::resource_kind::paging_group})
-    kind_cache_ttl_ms[static_cast<std::size_t>(kind)] = ms(cfg.cache_ttl_for(cache::to_string(kind)));
+  for (std::size_t kind = 0; kind < kind_cache_ttl_ms.size(); ++kind)
+    kind_cache_ttl_ms[kind] = ms(cfg.cache_ttl_for(cache::to_string(static_cast<cache::resource_kind>(kind))));
   stale_ttl_ms = ms(cfg.stale_ttl);
   grant_ttl_ms = ms(cfg.grant_ttl);
   max_retry_wait_ms = ms(cfg.max_retry_wait);
@@ -111,7 +111,7 @@ std::string_view x_cache_value(cache_result r) noexcept {
 
 void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
                        unsigned version, bool keep_alive, std::int64_t age,
-                       std::string_view tracking_id) {
+                       std::string_view tracking_id, std::string_view link) {
   char num[24];
   auto append_number = [&](std::uint64_t n) {
     const auto r = std::to_chars(num, num + sizeof num, n);
@@ -124,6 +124,7 @@ void format_entry_head(std::string& out, const cache::entry& e, cache_result res
   out.append("\r\n");
   if (!e.content_type.empty()) out.append("Content-Type: ").append(e.content_type).append("\r\n");
   if (!tracking_id.empty()) out.append("trackingid: ").append(tracking_id).append("\r\n");
+  if (!link.empty()) out.append("Link: ").append(link).append("\r\n");
   out.append("X-Cache: ").append(x_cache_value(result)).append("\r\nAge: ");
   append_number(static_cast<std::uint64_t>(std::max<std::int64_t>(age, 0)));
   out.append("\r\nContent-Length: ");
@@ -160,7 +161,8 @@ proxy_metrics::proxy_metrics(registry& r)
       invalidations(r.add_counter("webex_cache_proxy_invalidations_total",
                                   "Cache invalidations by reason.", {"reason"})),
       renames(r.add_counter("webex_cache_proxy_renames_total",
-                            "Call park renames seen through the proxy.")),
+                            "Renames seen through the proxy (a new ID for the item), by kind.",
+                            {"kind"})),
       client_connections(r.add_gauge("webex_cache_proxy_client_connections",
                                      "Open client connections.")),
       rejected_connections(r.add_counter("webex_cache_proxy_rejected_connections_total",
@@ -193,8 +195,8 @@ proxy_metrics::proxy_metrics(registry& r)
   // rate() or a dashboard panel has a series before the first event rather than none.
   constexpr std::array results = {cache_result::hit, cache_result::miss, cache_result::stale,
                                   cache_result::bypass};
-  for (const char* route : {"call_park", "paging_group"})
-    for (const auto c : results) request_cell(route, c);
+  for (std::size_t kind = 0; kind < cache::resource_kind_count; ++kind)
+    for (const auto c : results) request_cell(cache::label_of(static_cast<cache::resource_kind>(kind)), c);
   request_cell("passthrough", cache_result::bypass);
   for (const auto c : results) duration_cell(c);
   for (const unsigned status : {200u, 400u, 500u}) response_cell(status);
@@ -205,7 +207,8 @@ proxy_metrics::proxy_metrics(registry& r)
     backoffs.with({reason});
     rate_limited.with({reason});
   }
-  renames();
+  for (const auto& row : route_table())
+    if (row.renames) renames.with({std::string(cache::to_string(row.kind))});
   rejected_connections();
   retries();
   retry_wait();
@@ -213,7 +216,9 @@ proxy_metrics::proxy_metrics(registry& r)
   internal_errors();
   redis_waits_cut();
   for (const char* reason : {"unauthorized", "forbidden"}) admin_refused.with({reason});
-  for (const char* route : {"call_park", "paging_group", "passthrough"}) upstream_duration_cell(route);
+  for (std::size_t kind = 0; kind < cache::resource_kind_count; ++kind)
+    upstream_duration_cell(cache::label_of(static_cast<cache::resource_kind>(kind)));
+  upstream_duration_cell("passthrough");
 }
 
 template <class Cell>
@@ -228,23 +233,27 @@ Cell& proxy_metrics::resolve(std::atomic<Cell*>& slot, family<Cell>& f,
   return *cell;
 }
 
-counter& proxy_metrics::request_cell(std::string_view route, cache_result cache) {
-  const std::size_t r = route == "call_park"      ? 0
-                        : route == "paging_group" ? 1
-                        : route == "passthrough"  ? 2
-                                                  : 3;
-  return resolve(request_cells_[r][static_cast<std::size_t>(cache)], requests,
-                 {std::string(route), std::string(to_string(cache))});
-}
-
 namespace {
 
-// Index of an upstream route label: call_park, paging_group, anything else (passthrough).
-std::size_t upstream_route_index(std::string_view route) {
-  return route == "call_park" ? 0 : route == "paging_group" ? 1 : 2;
+// The slot of a route label: a kind's (by cache::resource_kind), then passthrough, then
+// invalid; `slots` (none) for a label that is none of these.
+std::size_t route_slot(std::string_view route) {
+  constexpr std::size_t kinds = cache::resource_kind_count;
+  if (route == "passthrough") return kinds;
+  if (route == "invalid") return kinds + 1;
+  for (std::size_t i = 0; i < kinds; ++i)
+    if (cache::label_of(static_cast<cache::resource_kind>(i)) == route) return i;
+  return kinds + 2;
 }
 
 }  // namespace
+
+counter& proxy_metrics::request_cell(std::string_view route, cache_result cache) {
+  const std::size_t r = route_slot(route);
+  if (r >= route_slots) return requests.with({std::string(route), std::string(to_string(cache))});
+  return resolve(request_cells_[r][static_cast<std::size_t>(cache)], requests,
+                 {std::string(route), std::string(to_string(cache))});
+}
 
 counter& proxy_metrics::response_cell(unsigned status) {
   if (status < 100 || status > 599) return responses.with({std::to_string(status)});
@@ -257,15 +266,17 @@ histogram& proxy_metrics::duration_cell(cache_result cache) {
 }
 
 counter& proxy_metrics::upstream_status_cell(std::string_view route, unsigned status) {
-  const std::size_t r = upstream_route_index(route);
-  if (status < 100 || status > 599)
+  const std::size_t r = route_slot(route);
+  if (r >= route_slots || status < 100 || status > 599)
     return upstream_requests.with({std::string(route), std::to_string(status)});
   return resolve(upstream_status_cells_[r][status - 100], upstream_requests,
                  {std::string(route), std::to_string(status)});
 }
 
 histogram& proxy_metrics::upstream_duration_cell(std::string_view route) {
-  return resolve(upstream_duration_cells_[upstream_route_index(route)], upstream_duration,
+  const std::size_t r = route_slot(route);
+  if (r >= route_slots) return upstream_duration.with({std::string(route)});
+  return resolve(upstream_duration_cells_[r], upstream_duration,
                  {std::string(route)});
 }
 
@@ -560,7 +571,7 @@ http::response<http::string_body> from_upstream(http::response<http::string_body
 net::awaitable<answer> proxy_service::read_through(http::request<http::string_body>& req,
                                                    const route& r, const caller& who,
                                                    upstream_pool& pool) {
-  const cache::grant_scope scope{r.org_variant(), std::string(cache::normalise_id(r.location_id))};
+  const cache::grant_scope scope{r.org_variant(), r.key().location, std::string(r.grant())};
   auto resource = r.key();
   answer a;
 
@@ -663,6 +674,8 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
       auto e = std::make_shared<cache::entry>();
       e->status = status;
       e->content_type = std::string(up[http::field::content_type]);
+      for (auto [it, last] = up.equal_range(http::field::link); it != last; ++it)
+        e->link.append(e->link.empty() ? "" : ", ").append(it->value());
       e->body = up.body();
       const auto keep_for = live_.cache_ttl(key.resource.kind) + live_.stale_ttl();
       e->stored_at = cache::wall_clock::now();
@@ -736,10 +749,9 @@ net::awaitable<void> proxy_service::drop_after_unknown_outcome(
 net::awaitable<answer> proxy_service::write_through(http::request<http::string_body>& req,
                                                     const route& r, const caller& who,
                                                     upstream_pool& pool) {
-  const cache::grant_scope scope{r.org_variant(), std::string(cache::normalise_id(r.location_id))};
   answer a;
-  // Identity-encoded: a call park's answer carries its new ID after a rename, and the proxy must
-  // be able to read it whatever the caller accepts.
+  // Identity-encoded: a renamed item's answer carries its new ID, and the proxy must be able to
+  // read it whatever the caller accepts.
   auto res = co_await forward(req, pool, ask::identity, scope_of(req, r, who, r.key().str(), false));
   if (res.failure != upstream_failure::none) {
     // Drop what a 2xx would have dropped.
@@ -749,21 +761,25 @@ net::awaitable<answer> proxy_service::write_through(http::request<http::string_b
   const unsigned status = res.response.result_int();
   a.upstream_status = status;
   a.upstream_seconds = res.seconds;
-  if (status == 401 || status == 403) co_await learn_from(status, who, &scope);
+  // A write's 403 says nothing of what the token may read (a location admin writes call queues
+  // it may not read): only a 401 drops grants here.
+  if (status == 401) co_await learn_from(status, who, nullptr);
 
   if (status >= 200 && status < 300) {
-    // The whole location: the resource, and under a rename its new ID too (same location).
+    // The whole location: the item, and under a rename its new ID too (same location).
     co_await drop_written_location(r, who);
     metrics_.invalidations.with({"write"}).inc();
-    if (r.resource == cache::resource_kind::call_park && req.method() == http::verb::put) {
+    if (r.row->renames && req.method() == http::verb::put) {
       auto new_id = json_id(res.response.body());
       if (new_id && cache::is_valid_id(*new_id) &&
           cache::normalise_id(*new_id) != cache::normalise_id(r.resource_id)) {
+        const auto kind = cache::to_string(r.resource);
         metrics_.invalidations.with({"rename"}).inc();
-        metrics_.renames().inc();
-        log::info("call park renamed", {{"resource_id", r.resource_id},
-                                        {"new_id", *new_id},
-                                        {"location_id", r.location_id}});
+        metrics_.renames.with({std::string(kind)}).inc();
+        log::info("renamed", {{"kind", kind},
+                              {"resource_id", r.resource_id},
+                              {"new_id", *new_id},
+                              {"location_id", r.location_id}});
       }
     }
   }

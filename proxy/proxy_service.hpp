@@ -35,8 +35,11 @@ namespace wcp::proxy {
 
 // Settings that SIGHUP may change while requests are in flight.
 struct live_settings {
+  live_settings() {
+    for (auto& ttl : kind_cache_ttl_ms) ttl = 300'000;
+  }
   // The freshness of each cached kind (cache-ttl.KIND, else cache-ttl), by cache::resource_kind.
-  std::array<std::atomic<std::int64_t>, 2> kind_cache_ttl_ms{300'000, 300'000};
+  std::array<std::atomic<std::int64_t>, cache::resource_kind_count> kind_cache_ttl_ms{};
   std::atomic<std::int64_t> stale_ttl_ms{3'600'000};
   std::atomic<std::int64_t> grant_ttl_ms{300'000};
   std::atomic<std::int64_t> max_retry_wait_ms{10'000};
@@ -124,7 +127,7 @@ struct proxy_metrics {
   counter& request_cell(std::string_view route, cache_result cache);
   counter& response_cell(unsigned status);
   histogram& duration_cell(cache_result cache);
-  // Labels: `route` a route_label() (upstream sees call_park, paging_group, passthrough); `code`
+  // Labels: `route` a route_label() (a kind's label, or passthrough); `code`
   // a full HTTP status code, on every family that has one.
   counter& upstream_status_cell(std::string_view route, unsigned status);
   histogram& upstream_duration_cell(std::string_view route);
@@ -132,11 +135,13 @@ struct proxy_metrics {
  private:
   template <class Cell>
   static Cell& resolve(std::atomic<Cell*>& slot, family<Cell>& f, std::vector<std::string> labels);
-  std::array<std::array<std::atomic<counter*>, 4>, 4> request_cells_{};  // [route][cache]
+  // Route slots: one per kind (by cache::resource_kind), then passthrough, then invalid.
+  static constexpr std::size_t route_slots = cache::resource_kind_count + 2;
+  std::array<std::array<std::atomic<counter*>, 4>, route_slots> request_cells_{};  // [route][cache]
   std::array<std::atomic<counter*>, 500> response_cells_{};               // [status - 100]
   std::array<std::atomic<histogram*>, 4> duration_cells_{};               // [cache]
-  std::array<std::array<std::atomic<counter*>, 500>, 3> upstream_status_cells_{};  // [route][status - 100]
-  std::array<std::atomic<histogram*>, 3> upstream_duration_cells_{};               // [route]
+  std::array<std::array<std::atomic<counter*>, 500>, route_slots> upstream_status_cells_{};  // [route][status - 100]
+  std::array<std::atomic<histogram*>, route_slots> upstream_duration_cells_{};               // [route]
 };
 
 // What the rate limits must know about one upstream exchange.
@@ -225,11 +230,12 @@ http::request<http::string_body> make_upstream_request(const http::request<http:
 
 // Appends the head of an answer made from a cached entry to `out`: the status line, Content-Type
 // as upstream sent it, `trackingid` (this request's: never the one of the request that filled the
-// entry), X-Cache, Age, Content-Length, a Connection header where the HTTP version's default is
-// not what happens, and the blank line. The body is the entry's.
+// entry), `link` (the entry's Link, moved to this client's origin) when not empty, X-Cache, Age,
+// Content-Length, a Connection header where the HTTP version's default is not what happens, and
+// the blank line. The body is the entry's.
 void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
                        unsigned version, bool keep_alive, std::int64_t age,
-                       std::string_view tracking_id);
+                       std::string_view tracking_id, std::string_view link = {});
 
 // Copies an upstream answer's end-to-end headers (not hop-by-hop, not framing) onto `out`.
 void copy_end_to_end_headers(const http::fields& from, http::fields& out);

@@ -1,9 +1,14 @@
 #include "proxy/router.hpp"
 
 #include <array>
+#include <algorithm>
 #include <forward_list>
+#include <span>
+#include <vector>
 
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/url/url_view.hpp>
 
 namespace wcp::proxy {
@@ -27,9 +32,24 @@ route invalid(std::string error) {
   return r;
 }
 
-// Sub-paths of a call park or paging group collection that are not resource IDs.
-constexpr std::array<std::string_view, 4> reserved_names = {
-    "settings", "availableUsers", "availableRecallHuntGroups", "availableNumbers"};
+// The longest path the router looks at: /v1/telephony/config/locations/{L} and five more.
+constexpr std::size_t max_path_segments = 10;
+
+// A row's path with every ID in it normalised (padding removed): the resource's name within its
+// location. `under` holds the segments under the location (or under /v1/telephony/config).
+std::string canonical_path(const route_row& row, std::span<const std::string_view> under) {
+  std::string out;
+  if (row.shape == route_shape::org_list) out = "org/";
+  std::string_view pattern = row.pattern;
+  for (std::size_t i = 0; i < under.size(); ++i) {
+    const auto slash = pattern.find('/');
+    const bool id = pattern.substr(0, slash) == "{id}";
+    if (i > 0) out += '/';
+    out += id ? cache::normalise_id(under[i]) : under[i];
+    pattern.remove_prefix(slash == std::string_view::npos ? pattern.size() : slash + 1);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -40,8 +60,8 @@ route route_request(std::string_view method, std::string_view target) {
 
   // Segments as views: into the target itself, or (rarely: only when percent-encoded) into
   // `decoded`, whose elements never move once added.
-  // Only the first 8 are kept: no route the proxy caches is longer.
-  std::array<std::string_view, 8> segments;
+  // Only the first few are kept: no route the proxy caches is longer.
+  std::array<std::string_view, max_path_segments> segments;
   std::size_t count = 0;
   std::forward_list<std::string> decoded;
   for (auto seg : url.encoded_segments()) {
@@ -63,61 +83,99 @@ route route_request(std::string_view method, std::string_view target) {
       return invalid("The orgId parameter must not be given more than once.");
 
   route r;
+  const bool telephony = count >= 4 && iequals(segments[0], "v1") &&
+                         iequals(segments[1], "telephony") && iequals(segments[2], "config");
+  const bool under_location = telephony && count >= 5 && iequals(segments[3], "locations");
   // A write anywhere under /v1/telephony/config/locations/{L}, or to /v1/locations/{L} (the common
   // locations API), may change anything cached for L: features of a location refer to each other.
   const bool write = method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
   if (write && count >= 3 && iequals(segments[0], "v1")) {
     std::string_view location;
-    if (count >= 5 && iequals(segments[1], "telephony") && iequals(segments[2], "config") &&
-        iequals(segments[3], "locations"))
+    if (under_location)
       location = segments[4];
     else if ((count == 3 || (count == 4 && segments[3].empty())) && iequals(segments[1], "locations"))
       location = segments[2];
     if (cache::is_valid_id(location)) r.write_location = std::string(location);
   }
-  // /v1/telephony/config/locations/{locationId}/{callParks|paging}/{id}, literals in any case so
-  // that a write cannot slip past invalidation by spelling a route differently.
-  bool shape = (count == 7 || (count == 8 && segments[7].empty())) &&
-               iequals(segments[0], "v1") && iequals(segments[1], "telephony") &&
-               iequals(segments[2], "config") && iequals(segments[3], "locations");
-  if (!shape) return r;
-  if (iequals(segments[5], "callParks")) {
-    r.resource = cache::resource_kind::call_park;
-  } else if (iequals(segments[5], "paging")) {
-    r.resource = cache::resource_kind::paging_group;
-  } else {
-    return r;
-  }
-  for (auto name : reserved_names)
-    if (iequals(segments[6], name)) return r;
-  if (count == 8) return invalid("The request path must not end with '/'.");
+  if (!telephony || count > max_path_segments) return r;
 
-  if (!cache::is_valid_id(segments[4]))
+  // Which row: under the location, or an org-level list of a kind. A trailing '/' is looked up
+  // without it, and refused if that finds a row.
+  const bool trailing_slash = segments[count - 1].empty();
+  const std::size_t first = under_location ? 5 : 3;
+  const std::size_t used = count - (trailing_slash ? 1 : 0);
+  if (used < first) return r;
+  const std::span<const std::string_view> under(segments.data() + first, used - first);
+  const route_row* row = match_route(under, !under_location);
+  if (!row || row->shape == route_shape::never) return r;
+  if (trailing_slash) return invalid("The request path must not end with '/'.");
+
+  const bool read = method == "GET" || method == "HEAD";
+  if (row->shape == route_shape::org_list && !read) return r;
+  if (under_location && !cache::is_valid_id(segments[4]))
     return invalid("The location ID is not valid: expected 1-512 characters of [A-Za-z0-9=_-].");
-  if (!cache::is_valid_id(segments[6]))
-    return invalid("The resource ID is not valid: expected 1-512 characters of [A-Za-z0-9=_-].");
-  r.location_id = segments[4];
-  r.resource_id = segments[6];
+  std::string_view pattern = row->pattern;
+  for (std::size_t i = 0; i < under.size(); ++i) {
+    const auto slash = pattern.find('/');
+    if (pattern.substr(0, slash) == "{id}") {
+      if (!cache::is_valid_id(under[i]))
+        return invalid("The resource ID is not valid: expected 1-512 characters of [A-Za-z0-9=_-].");
+      if (row->shape == route_shape::item) r.resource_id = under[i];  // the last one stays
+    }
+    pattern.remove_prefix(slash == std::string_view::npos ? pattern.size() : slash + 1);
+  }
 
-  bool other_params = false;
+  // The query: orgId (the org form), an org list's locationId, and the row's key parameters, each
+  // at most once; anything else makes the read uncacheable.
+  bool cacheable = true;
+  std::optional<std::string_view> location;
+  if (under_location) location = segments[4];
+  std::vector<std::pair<std::string, std::string>> key_params;  // (name, canonical "name=value")
   for (auto param : url.params()) {
     if (param.key == "orgId") {
       if (!param.has_value || !cache::is_valid_id(param.value))
         return invalid("The orgId parameter is not valid: expected 1-512 characters of "
                        "[A-Za-z0-9=_-].");
       r.org_id = param.value;
+    } else if (row->shape == route_shape::org_list && param.key == "locationId") {
+      // Not one valid location: an org-wide list, forwarded.
+      if (location || !param.has_value || !cache::is_valid_id(param.value)) return r;
+      r.location_id = param.value;
+      location = r.location_id;
+    } else if (is_key_param(*row, param.key)) {
+      for (const auto& [name, value] : key_params)
+        if (name == param.key) cacheable = false;
+      std::string canonical = boost::urls::encode(param.key, boost::urls::unreserved_chars);
+      if (param.has_value)
+        canonical.append("=").append(boost::urls::encode(param.value, boost::urls::unreserved_chars));
+      key_params.emplace_back(std::string(param.key), std::move(canonical));
     } else {
-      other_params = true;
+      cacheable = false;
     }
   }
+  if (!location) return r;  // an org-level list without a locationId
+  if (under_location) r.location_id = *location;
 
-  if (method == "GET" || method == "HEAD") {
+  std::string what = canonical_path(*row, under);
+  if (!key_params.empty()) {
+    std::sort(key_params.begin(), key_params.end());
+    char sep = '?';
+    for (const auto& p : key_params) {
+      what += sep;
+      what += p.second;
+      sep = '&';
+    }
+  }
+  r.row = row;
+  r.resource = row->kind;
+  r.resource_key = cache::resource_key::of(row->kind, r.location_id, std::move(what));
+  if (read) {
     r.kind = route_kind::cached_read;
-    r.cacheable = !other_params;
-  } else if (method == "PUT" || method == "DELETE") {
+    r.cacheable = cacheable;
+  } else if (row->shape == route_shape::item && (method == "PUT" || method == "DELETE")) {
     r.kind = route_kind::invalidating_write;
   } else {
-    r.kind = route_kind::passthrough;
+    r.row = nullptr;
   }
   return r;
 }
@@ -165,7 +223,7 @@ std::string_view route_label(const route& r) noexcept {
   switch (r.kind) {
     case route_kind::invalid: return "invalid";
     case route_kind::passthrough: return "passthrough";
-    default: return r.resource == cache::resource_kind::call_park ? "call_park" : "paging_group";
+    default: return cache::label_of(r.resource);
   }
 }
 

@@ -7,35 +7,42 @@
 #include <string_view>
 
 #include "cache/key.hpp"
+#include "proxy/route_table.hpp"
 
 namespace wcp::proxy {
 
 enum class route_kind {
-  cached_read,         // GET/HEAD of a call park or paging group
-  invalidating_write,  // PUT/DELETE of one
+  cached_read,         // GET/HEAD of a row of the route table (proxy/route_table.hpp)
+  invalidating_write,  // PUT/DELETE of an item row: forwarded, read for a rename
   passthrough,         // everything else: forwarded unchanged, never cached
   invalid,             // answered by the proxy with error_status
 };
 
 struct route {
   route_kind kind = route_kind::passthrough;
-  cache::resource_kind resource = cache::resource_kind::call_park;
+  const route_row* row = nullptr;     // set for cached_read and invalidating_write
+  cache::resource_kind resource = cache::resource_kind::call_park;  // row->kind
   std::string location_id;            // as the client sent it, percent-decoded
-  std::string resource_id;            // as the client sent it, percent-decoded
+  std::string resource_id;            // an item's own ID (its last), as sent; "" for other shapes
   std::optional<std::string> org_id;  // the `orgId` query parameter, if present
   // A write (POST, PUT, PATCH, DELETE) under /v1/telephony/config/locations/{L} or to
   // /v1/locations/{L}: L as sent (percent-decoded, a valid ID). A 2xx, or an unknown outcome,
   // drops everything cached for L.
   std::optional<std::string> write_location;
-  bool cacheable = false;             // cached_read with no query parameter but orgId
+  bool cacheable = false;             // cached_read whose query holds only key parameters
   unsigned error_status = 0;          // invalid: 400
   std::string error;                  // invalid: what is wrong, for the caller
+  // The cached resource (set with row): its kind, normalised location, and canonical path and
+  // key query ("callParks/<id>", "callParks?max=2&start=0", "org/huntGroups?max=5").
+  cache::resource_key resource_key;
 
   bool is_resource() const noexcept {
     return kind == route_kind::cached_read || kind == route_kind::invalidating_write;
   }
   // REQUIRES: is_resource().
-  cache::resource_key key() const { return {resource, location_id, resource_id}; }
+  const cache::resource_key& key() const noexcept { return resource_key; }
+  // REQUIRES: is_resource(). What a grant for this read covers (see grant_kind()).
+  std::string_view grant() const noexcept { return grant_kind(*row); }
   // The org form: normalised orgId, or "" for the caller's own org.
   std::string org_variant() const {
     return org_id ? std::string(cache::normalise_id(*org_id)) : std::string();
@@ -44,7 +51,8 @@ struct route {
 
 route route_request(std::string_view method, std::string_view target);
 
-// Bounded metric label: "call_park", "paging_group", "passthrough", "invalid".
+// Bounded metric label: the kind's label for cached reads and item writes ("call_park",
+// "paging_group", "settings", "hunt_group", ...), else "passthrough" or "invalid".
 std::string_view route_label(const route& r) noexcept;
 
 // The target's path for the access log, with every segment that is not an API word replaced by

@@ -31,7 +31,8 @@ TEST_CASE("HEAD on reads not served from the cache carries upstream's Content-Le
       {"uncacheable query", park + "?max=5", bearer(w.token_admin_a)},
       {"no token", park, {}},
       {"passthrough", "/v1/people/me", bearer(w.token_admin_a)},
-      {"reserved sub-path", fake::call_park_path(w.loc_a1, "settings"), bearer(w.token_admin_a)},
+      {"never cached under the location", fake::call_park_path(w.loc_a1, "availableUsers"),
+       bearer(w.token_admin_a)},
   };
   // Upstream answers every request with the same body (a HEAD with its length and no body).
   const std::string body = R"({"id":"fixed","name":"A body of a known length"})";
@@ -167,14 +168,18 @@ TEST_CASE("an upstream connection with bytes past its answer is never reused") {
 TEST_CASE("a waiter sharing another token's answer does not renew its own grant") {
   stack s;
   const auto& w = s.world;
-  // The location admin learns its grant for loc_a1 from its own read of a call park there.
-  REQUIRE(s.get(fake::call_park_path(w.loc_a1, w.park_a1), w.token_loc_admin_a1).status == 200);
+  // The location admin learns its grant for paging groups of loc_a1 from its own read of one
+  // there; the entry is then purged (grants stay).
+  const auto paging = fake::paging_path(w.loc_a1, w.paging_a1);
+  REQUIRE(s.get(paging, w.token_loc_admin_a1).status == 200);
   const double learned = s.metric(R"(webex_cache_proxy_grants_total{event="learned"})");
   REQUIRE(learned == 1);
+  REQUIRE(http_request(s.proxy.admin_port, "DELETE",
+                       "/cache/locations/" + w.loc_a1 + "/paging/" + w.paging_a1)
+              .status == 200);
 
   // The org admin's miss of the paging group is held upstream; the location admin (holding a
-  // grant for the location) joins it as a waiter.
-  const auto paging = fake::paging_path(w.loc_a1, w.paging_a1);
+  // grant for paging groups of the location) joins it as a waiter.
   s.fake.hold_next("GET", w.paging_a1);
   test::http_response leader, waiter;
   std::thread t1([&] { leader = s.get(paging, w.token_admin_a); });
@@ -184,7 +189,7 @@ TEST_CASE("a waiter sharing another token's answer does not renew its own grant"
   s.fake.release_held();
   t1.join();
   t2.join();
-  REQUIRE(s.fake.count("GET", w.paging_a1) == 1);
+  REQUIRE(s.fake.count("GET", w.paging_a1) == 2);
   CHECK(waiter.status == 200);
   CHECK(waiter.body == leader.body);
   CHECK(s.metric("webex_cache_proxy_coalesced_requests_total") == 1);

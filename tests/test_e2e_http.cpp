@@ -389,7 +389,9 @@ TEST_CASE("a paged list walked through the proxy: every page's Link points back 
   for (int i = 2; i <= 9; ++i) s.fake.add_call_park(s.world.loc_a1, "Park " + std::to_string(i));
   const auto list = "/v1/telephony/config/locations/" + s.world.loc_a1 + "/callParks?max=2";
   const auto auth = bearer(s.world.token_admin_a);
-  const double answered = s.metric(R"(webex_cache_proxy_requests_total{route="passthrough",cache="bypass"})");
+  const auto misses = R"(webex_cache_proxy_requests_total{route="call_park",cache="miss"})";
+  const auto hits = R"(webex_cache_proxy_requests_total{route="call_park",cache="hit"})";
+  const double answered = s.metric(misses);
 
   // Straight from the fake, the Link names the fake itself.
   auto direct = http_request(s.fake.port(), "GET", list, auth);
@@ -405,12 +407,22 @@ TEST_CASE("a paged list walked through the proxy: every page's Link points back 
   CHECK(std::unique(ids.begin(), ids.end()) == ids.end());
   // Every page came through the proxy.
   CHECK(s.fake.count("GET", "/callParks") == 5);
-  CHECK(s.metric(R"(webex_cache_proxy_requests_total{route="passthrough",cache="bypass"})") == answered + 5);
+  CHECK(s.metric(misses) == answered + 5);
 
-  // The origin is the one the client used: its Host header.
+  // Each page is cached by its query, with upstream's Link kept: a second walk is answered by the
+  // proxy alone, every Link moved again.
+  const double hits_before = s.metric(hits);
+  std::vector<std::string> again;
+  CHECK(walk_pages(s.proxy.port, list, auth, origin, again) == followed);
+  CHECK(again.size() == 9);
+  CHECK(s.fake.count("GET", "/callParks") == 5);
+  CHECK(s.metric(hits) == hits_before + 5);
+
+  // The origin is the one the client used: its Host header, also on a page from the cache.
   header_list via_name = auth;
   via_name.emplace_back("Host", "webex-proxy.internal:" + std::to_string(s.proxy.port));
   auto named = http_request(s.proxy.port, "GET", list, via_name);
+  CHECK(named.header("X-Cache") == "HIT");
   CHECK(named.header("Link") ==
         "<http://webex-proxy.internal:" + std::to_string(s.proxy.port) +
             "/v1/telephony/config/locations/" + s.world.loc_a1 +

@@ -104,7 +104,7 @@ TEST_CASE_TEMPLATE("a call park renamed through the proxy: the old ID is 404 and
   auto renamed = http_request(s.reader().port, "GET", fake::call_park_path(s.world.loc_a1, id), bearer(token));
   CHECK(renamed.status == 200);
   CHECK(renamed.body.find("Renamed Park") != std::string::npos);
-  CHECK(metric(s.writer.admin_port, "webex_cache_proxy_renames_total") == 1);
+  CHECK(metric(s.writer.admin_port, R"(webex_cache_proxy_renames_total{kind="callParks"})") == 1);
 }
 
 TEST_CASE_TEMPLATE("a paging group update shows on the next read", S, SETUPS) {
@@ -212,7 +212,15 @@ TEST_CASE_TEMPLATE("the admin purge drops one resource - or a whole location - e
   CHECK(metric(s.writer.admin_port, R"(webex_cache_proxy_invalidations_total{reason="purge"})") == 2);
 
   CHECK(http_request(s.writer.admin_port, "POST", "/purge?location=bad.id").status == 400);
-  CHECK(http_request(s.writer.admin_port, "POST", "/purge?location=TDE&kind=huntGroups&id=X").status == 400);
+  // Any cached item or settings path of the route table; not a list, nor a path it does not cache.
+  CHECK(http_request(s.writer.admin_port, "POST", "/purge?location=TDE&kind=huntGroups&id=X").status == 200);
+  CHECK(http_request(s.writer.admin_port, "DELETE", "/cache/locations/TDE/schedules/holidays/X").status == 200);
+  CHECK(http_request(s.writer.admin_port, "DELETE", "/cache/locations/TDE/queues/X/forcedForward").status == 200);
+  CHECK(http_request(s.writer.admin_port, "POST", "/purge?location=TDE&kind=colors&id=X").status == 400);
+  CHECK(http_request(s.writer.admin_port, "POST", "/purge?location=TDE&kind=callParks").status == 400);
+  CHECK(http_request(s.writer.admin_port, "DELETE", "/cache/locations/TDE/callParks").status == 400);
+  CHECK(http_request(s.writer.admin_port, "DELETE", "/cache/locations/TDE/callParks/availableUsers").status == 400);
+  CHECK(http_request(s.writer.admin_port, "DELETE", "/cache/locations/TDE/callParks/bad.id").status == 400);
 }
 
 TEST_CASE_TEMPLATE("a write whose outcome is unknown invalidates as a 2xx would", S, SETUPS) {
@@ -282,7 +290,7 @@ TEST_CASE_TEMPLATE("a rename is read from an identity-encoded answer whatever th
   for (const auto& r : s.fake.requests())
     if (r.method == "PUT") CHECK_FALSE(asks_encoding(r));
   s.settle(before);
-  CHECK(metric(s.writer.admin_port, "webex_cache_proxy_renames_total") == 1);
+  CHECK(metric(s.writer.admin_port, R"(webex_cache_proxy_renames_total{kind="callParks"})") == 1);
   CHECK(http_request(s.reader().port, "GET", park_a1(s.world), bearer(token)).status == 404);
 }
 

@@ -2,6 +2,8 @@
 
 #include "proxy/router.hpp"
 
+#include <set>
+
 using wcp::cache::resource_kind;
 using wcp::proxy::route_kind;
 using wcp::proxy::route_request;
@@ -39,19 +41,27 @@ TEST_CASE("PUT and DELETE are invalidating writes - other methods pass through")
   CHECK(route_request("PATCH", base + "/paging/X").kind == route_kind::passthrough);
 }
 
-TEST_CASE("reserved sub-paths pass through") {
-  for (auto sub : {"/callParks/settings", "/callParks/availableUsers",
-                   "/callParks/availableRecallHuntGroups", "/paging/availableNumbers"}) {
+TEST_CASE("what depends on state outside the location, and secrets, pass through") {
+  for (auto sub : {"/callParks/availableUsers", "/callParks/availableRecallHuntGroups",
+                   "/callPickups/availableUsers", "/paging/availableNumbers",
+                   "/availableNumbers", "/huntGroups/availableNumbers", "/queues/availableNumbers",
+                   "/announcements/usage", "/redSky/status", "/callRecording/vendorUsers",
+                   "/operatingModes/availableOperatingModes", "/aiReceptionists/voices",
+                   "/aiReceptionists/availableNumbers", "/cxEssentials/agents/availableAgents",
+                   "/dectNetworks/REVDVA/serviceabilityPassword", "/devices/settings",
+                   "/redSky", "/callRecording/vendors"}) {
     CAPTURE(sub);
     CHECK(route_request("GET", base + sub).kind == route_kind::passthrough);
     CHECK(route_request("PUT", base + sub).kind == route_kind::passthrough);
+    // A write there still drops the location.
+    CHECK(route_request("PUT", base + sub).write_location == loc);
   }
 }
 
-TEST_CASE("collections - other telephony routes and non-telephony routes pass through") {
-  CHECK(route_request("GET", base + "/callParks").kind == route_kind::passthrough);
+TEST_CASE("collections are passed through except for the location-scoped lists") {
+  CHECK(route_request("GET", base + "/callParks").kind == route_kind::cached_read);
   CHECK(route_request("POST", base + "/callParks").kind == route_kind::passthrough);
-  CHECK(route_request("GET", base + "/huntGroups/X").kind == route_kind::passthrough);
+  CHECK(route_request("GET", base + "/huntGroups").kind == route_kind::passthrough);
   CHECK(route_request("GET", base + "/callParks/X/extra").kind == route_kind::passthrough);
   CHECK(route_request("GET", "/v1/people/me").kind == route_kind::passthrough);
   CHECK(route_request("GET", "/v1/telephony/config/callParks/X").kind == route_kind::passthrough);
@@ -146,10 +156,12 @@ TEST_CASE("empty IDs - trailing slashes - empty segments and dot segments are re
   CHECK(route_request("GET", base + "/callParks/" + park + "/a/b/c").kind == route_kind::passthrough);
 }
 
-TEST_CASE("route literals match in any case - so a write cannot dodge invalidation") {
+TEST_CASE("a write drops its location however the path is spelled") {
   auto r = route_request("PUT", "/V1/Telephony/Config/Locations/" + loc + "/CALLPARKS/" + park);
-  CHECK(r.kind == route_kind::invalidating_write);
-  CHECK(r.resource == resource_kind::call_park);
+  CHECK(r.write_location == loc);
+  CHECK(route_request("POST", "/v1/telephony/config/LOCATIONS/" + loc + "/anything/new").write_location == loc);
+  CHECK(route_request("PATCH", "/V1/LOCATIONS/" + loc).write_location == loc);
+  CHECK_FALSE(route_request("GET", base + "/callParks/" + park).write_location.has_value());
 }
 
 TEST_CASE("a bad orgId is refused - a malformed target is refused") {
@@ -158,4 +170,166 @@ TEST_CASE("a bad orgId is refused - a malformed target is refused") {
   CHECK(route_request("GET", "http://evil.example/v1/people").kind == route_kind::invalid);
   CHECK(route_request("GET", "no-slash").kind == route_kind::invalid);
   CHECK(route_request("GET", "/v1/%zz").kind == route_kind::invalid);
+}
+
+// ---- the route table ------------------------------------------------------------------------
+
+TEST_CASE("every kind of WEBEX_ROUTES.md table 1 with an item GET is a cached read of its kind") {
+  const std::string id = "SVRFTQ";
+  const struct {
+    std::string path;
+    resource_kind kind;
+    bool renames;
+  } items[] = {
+      {"/callParks/" + id, resource_kind::call_park, true},
+      {"/callPickups/" + id, resource_kind::call_pickup, true},
+      {"/schedules/businessHours/" + id, resource_kind::schedule, true},
+      {"/schedules/holidays/" + id, resource_kind::schedule, true},
+      {"/schedules/holidays/U0NI/events/" + id, resource_kind::schedule_event, true},
+      {"/autoAttendants/QUE/callForwarding/selectiveRules/" + id, resource_kind::selective_rule, true},
+      {"/huntGroups/SEc/callForwarding/selectiveRules/" + id, resource_kind::selective_rule, true},
+      {"/queues/UQ/callForwarding/selectiveRules/" + id, resource_kind::selective_rule, true},
+      {"/huntGroups/" + id, resource_kind::hunt_group, false},
+      {"/queues/" + id, resource_kind::queue, false},
+      {"/autoAttendants/" + id, resource_kind::auto_attendant, false},
+      {"/paging/" + id, resource_kind::paging_group, false},
+      {"/voicemailGroups/" + id, resource_kind::voicemail_group, false},
+      {"/callParkExtensions/" + id, resource_kind::call_park_extension, false},
+      {"/announcements/" + id, resource_kind::announcement, false},
+      {"/queues/UQ/dnis/" + id, resource_kind::dnis, false},
+      {"/callRouting/translationPatterns/" + id, resource_kind::translation_pattern, false},
+      {"/outgoingPermission/digitPatterns/" + id, resource_kind::digit_pattern, false},
+      {"/dectNetworks/" + id, resource_kind::dect_network, false},
+      {"/dectNetworks/RE4/baseStations/" + id, resource_kind::base_station, false},
+      {"/dectNetworks/RE4/handsets/" + id, resource_kind::handset, false},
+      {"/receptionistContacts/directories/" + id, resource_kind::directory, false},
+      {"/aiReceptionists/" + id, resource_kind::ai_receptionist, false},
+      {"/aiReceptionists/QUk/intents/" + id, resource_kind::intent, false},
+  };
+  for (const auto& item : items) {
+    CAPTURE(item.path);
+    const auto r = route_request("GET", base + item.path + "=");
+    REQUIRE(r.kind == route_kind::cached_read);
+    CHECK(r.cacheable);
+    CHECK(r.resource == item.kind);
+    CHECK(r.row->shape == wcp::proxy::route_shape::item);
+    CHECK(r.row->renames == item.renames);
+    CHECK(r.resource_id == id + "=");
+    CHECK(r.key().kind == item.kind);
+    CHECK(r.key().location == loc);
+    CHECK(r.key().id == item.path.substr(1));  // padding of every ID removed
+    // Items and lists of a kind share its grant.
+    CHECK(r.grant() == wcp::cache::to_string(item.kind));
+    CHECK(wcp::proxy::route_label(r) == wcp::cache::label_of(item.kind));
+    CHECK(route_request("PUT", base + item.path).kind == route_kind::invalidating_write);
+    CHECK(route_request("DELETE", base + item.path).kind == route_kind::invalidating_write);
+    CHECK(route_request("POST", base + item.path).kind == route_kind::passthrough);
+  }
+}
+
+TEST_CASE("the location's details and its settings are cached - each settings path its own grant") {
+  const auto details = route_request("GET", base);
+  REQUIRE(details.kind == route_kind::cached_read);
+  CHECK(details.resource == resource_kind::location);
+  CHECK(details.key().id.empty());
+  CHECK(details.grant() == "locations");
+
+  std::set<std::string> grants;
+  for (auto sub : {"intercept", "internalDialing", "musicOnHold", "voicemail", "voicePortal",
+                   "voicePortal/passcodeRules", "callCaptions", "privateNetworkConnect",
+                   "outgoingPermission", "outgoingPermission/accessCodes",
+                   "outgoingPermission/autoTransferNumbers", "emergencyCallNotification",
+                   "features/emergencyCallbackNumber", "features/hotDesking",
+                   "callParks/settings", "callRecording/announcements",
+                   "callRecording/complianceAnnouncement", "autoAttendants/QUE/callForwarding",
+                   "huntGroups/SEc/callForwarding", "queues/UQ/callForwarding",
+                   "queues/UQ/forcedForward", "queues/UQ/holidayService", "queues/UQ/nightService",
+                   "queues/UQ/strandedCalls", "queues/UQ/cxEssentials/screenPop",
+                   "queues/UQ/dnis/settings", "queues/UQ/dnis/RE4/announcements"}) {
+    CAPTURE(sub);
+    const auto r = route_request("GET", base + "/" + sub);
+    REQUIRE(r.kind == route_kind::cached_read);
+    CHECK(r.resource == resource_kind::settings);
+    CHECK(r.key().id == sub);
+    CHECK(wcp::cache::kind_named(r.grant()) == std::nullopt);  // never a kind's grant
+    grants.insert(std::string(r.grant()));
+    CHECK(route_request("PUT", base + "/" + sub).kind == route_kind::passthrough);
+    CHECK(route_request("PUT", base + "/" + sub).write_location == loc);
+  }
+  CHECK(grants.size() == 27);
+  // The same settings path of two queues: two resources, one grant.
+  const auto q1 = route_request("GET", base + "/queues/UQ/forcedForward");
+  const auto q2 = route_request("GET", base + "/queues/UTI/forcedForward");
+  CHECK_FALSE(q1.key() == q2.key());
+  CHECK(q1.grant() == q2.grant());
+}
+
+TEST_CASE("lists are cached by their key query - anything else is uncacheable") {
+  const auto a = route_request("GET", base + "/callParks?max=2&start=4");
+  const auto b = route_request("GET", base + "/callParks?start=4&max=2");
+  REQUIRE(a.kind == route_kind::cached_read);
+  CHECK(a.cacheable);
+  CHECK(a.row->shape == wcp::proxy::route_shape::list);
+  CHECK(a.key() == b.key());  // the order of the parameters does not matter
+  CHECK(a.key().id == "callParks?max=2&start=4");
+  CHECK(a.grant() == "callParks");
+  CHECK_FALSE(a.key() == route_request("GET", base + "/callParks?max=2&start=6").key());
+  CHECK_FALSE(a.key() == route_request("GET", base + "/callParks").key());
+  // Values are compared decoded, and kept encoded (never a '@' or '|' in a key).
+  const auto n1 = route_request("GET", base + "/callParks?name=a%40b%7Cc");
+  const auto n2 = route_request("GET", base + "/callParks?name=a@b%7cc");
+  CHECK(n1.key() == n2.key());
+  CHECK(n1.key().id == "callParks?name=a%40b%7Cc");
+  CHECK(route_request("GET", base + "/schedules?type=holidays&name=x").key().id ==
+        "schedules?name=x&type=holidays");
+  CHECK(route_request("GET", base + "/callPickups?orgId=T1JH&max=5").cacheable);
+  // Unknown, or repeated, parameters: forwarded and never stored.
+  CHECK_FALSE(route_request("GET", base + "/callParks?max=2&color=red").cacheable);
+  CHECK_FALSE(route_request("GET", base + "/callParks?max=2&max=3").cacheable);
+  CHECK_FALSE(route_request("GET", base + "/schedules?order=name").cacheable);  // not a schedules key
+  CHECK(route_request("GET", base + "/dectNetworks/RE4/handsets?basestationId=Qg").cacheable);
+}
+
+TEST_CASE("an org-level list is cached only when filtered by one valid locationId") {
+  const auto r = route_request("GET", "/v1/telephony/config/huntGroups?max=5&locationId=" + loc + "==");
+  REQUIRE(r.kind == route_kind::cached_read);
+  CHECK(r.cacheable);
+  CHECK(r.resource == resource_kind::hunt_group);
+  CHECK(r.row->shape == wcp::proxy::route_shape::org_list);
+  CHECK(r.location_id == loc + "==");
+  CHECK(r.key().location == loc);
+  CHECK(r.key().id == "org/huntGroups?max=5");
+  CHECK(r.grant() == "huntGroups");  // the kind's grant, as its items'
+  for (auto kind : {"queues", "autoAttendants", "paging", "voicemailGroups", "callParkExtensions",
+                    "dectNetworks"}) {
+    CAPTURE(kind);
+    CHECK(route_request("GET", std::string("/v1/telephony/config/") + kind + "?locationId=" + loc).kind ==
+          route_kind::cached_read);
+  }
+  // Org-wide: no locationId, two of them, or one that is not an ID.
+  CHECK(route_request("GET", "/v1/telephony/config/huntGroups").kind == route_kind::passthrough);
+  CHECK(route_request("GET", "/v1/telephony/config/huntGroups?max=5").kind == route_kind::passthrough);
+  CHECK(route_request("GET", "/v1/telephony/config/huntGroups?locationId=" + loc + "&locationId=TDI").kind ==
+        route_kind::passthrough);
+  CHECK(route_request("GET", "/v1/telephony/config/huntGroups?locationId=a.b").kind == route_kind::passthrough);
+  // Not these org lists: announcements (locationId=all), translation patterns (org patterns too).
+  CHECK(route_request("GET", "/v1/telephony/config/announcements?locationId=" + loc).kind ==
+        route_kind::passthrough);
+  CHECK(route_request("GET", "/v1/telephony/config/callRouting/translationPatterns?limitToLocationId=" + loc)
+            .kind == route_kind::passthrough);
+  CHECK(route_request("POST", "/v1/telephony/config/huntGroups?locationId=" + loc).kind ==
+        route_kind::passthrough);
+}
+
+TEST_CASE("the table: literal rows before the IDs they look like, patterns of known kinds") {
+  CHECK(route_request("GET", base + "/callParks/settings").resource == resource_kind::settings);
+  CHECK(route_request("GET", base + "/queues/UQ/dnis/settings").resource == resource_kind::settings);
+  CHECK(route_request("GET", base + "/announcements/usage").kind == route_kind::passthrough);
+  CHECK(route_request("GET", base + "/schedules/weekly/" + park).kind == route_kind::passthrough);
+  for (const auto& row : wcp::proxy::route_table()) {
+    CAPTURE(row.pattern);
+    CHECK(wcp::cache::label_of(row.kind) != "unknown");
+    if (row.renames) CHECK(row.shape == wcp::proxy::route_shape::item);
+    if (row.shape == wcp::proxy::route_shape::settings) CHECK(row.kind == resource_kind::settings);
+  }
 }

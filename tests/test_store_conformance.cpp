@@ -272,9 +272,44 @@ TEST_CASE("redis store: keys are versioned and readable and every key has a TTL"
 
 TEST_CASE("redis store: a corrupt value is a miss and is counted") {
   redis_backend b;
-  b.server.cli({"HSET", b.s->entry_key(park), "@", "garbage"});
+  // Stamped with the current generations (none bumped yet), but no entry.
+  b.server.cli({"HSET", b.s->entry_key(park), "@", "0 0\ngarbage"});
   CHECK(run(b.ioc, b.s->lookup(own)) == nullptr);
   CHECK(b.s->corrupt_entries() == 1);
+}
+
+TEST_CASE("redis store: dropping a location is one generation bump that every lookup checks") {
+  redis_backend b;
+  const resource_key list = resource_key::of(resource_kind::call_park, "TE9DMQ", "callParks?max=2");
+  for (const auto& key : {park, list}) {
+    auto t = run(b.ioc, b.s->begin_fill(key));
+    REQUIRE(run(b.ioc, b.s->insert(variant_key{key, ""}, make_entry("{}"), t, seconds(60))));
+  }
+  REQUIRE(run(b.ioc, b.s->drop_location("TE9DMQ")));
+  // No scan, no delete: the entries are still there ...
+  CHECK(b.server.cli({"INFO", "commandstats"}).find("cmdstat_scan") == std::string::npos);
+  CHECK(b.server.cli({"HLEN", b.s->entry_key(park)}) == "1");
+  CHECK(b.server.cli({"HLEN", b.s->entry_key(list)}) == "1");
+  // ... but never served again, and removed when read.
+  CHECK(run(b.ioc, b.s->lookup(own)) == nullptr);
+  CHECK(run(b.ioc, b.s->lookup(variant_key{list, ""})) == nullptr);
+  CHECK(b.server.cli({"HLEN", b.s->entry_key(park)}) == "0");
+  // A fill after the drop stores and is served.
+  auto t = run(b.ioc, b.s->begin_fill(park));
+  REQUIRE(run(b.ioc, b.s->insert(own, make_entry("new"), t, seconds(60))));
+  const auto e = run(b.ioc, b.s->lookup(own));
+  REQUIRE(e != nullptr);
+  CHECK(e->body == "new");
+}
+
+TEST_CASE("redis store: an entry's generations outlive it, so they never count up to its stamp again") {
+  redis_backend b;
+  REQUIRE(run(b.ioc, b.s->drop_location("TE9DMQ")));  // the generation exists, with its 24 h TTL
+  b.server.cli({"PEXPIRE", b.s->location_generation_key("TE9DMQ"), "1000"});
+  auto t = run(b.ioc, b.s->begin_fill(park));
+  REQUIRE(run(b.ioc, b.s->insert(own, make_entry("{}"), t, seconds(600))));
+  const auto ttl = std::stoll(b.server.cli({"PTTL", b.s->location_generation_key("TE9DMQ")}));
+  CHECK(ttl > 590'000);
 }
 
 TEST_CASE("redis store: operations complete as misses within the timeout when Redis is down") {
@@ -318,25 +353,33 @@ TEST_CASE("invalidation messages encode and decode strictly") {
   m.what = invalidation::kind::scope;
   m.origin = "abc123";
   m.token_hex = fingerprint("Bearer x").hex();
-  m.scope = {"T1JH", "TDE"};
+  m.scope = {"T1JH", "TDE", "queues/{id}/forcedForward"};
   auto back = decode(encode(m));
   REQUIRE(back);
   CHECK(back->what == invalidation::kind::scope);
   CHECK(back->token_hex == m.token_hex);
   CHECK(back->scope.org == "T1JH");
   CHECK(back->scope.location == "TDE");
+  CHECK(back->scope.kind == "queues/{id}/forcedForward");
 
   invalidation r;
   r.what = invalidation::kind::resource;
   r.origin = "abc123";
-  r.resource = park;
-  auto rb = decode(encode(r));
-  REQUIRE(rb);
-  CHECK(rb->resource == park);
+  for (const auto& key : {park, resource_key::of(resource_kind::schedule, "TDE", "schedules?max=2&name=a%40b"),
+                          resource_key::of(resource_kind::location, "TDE", "")}) {
+    r.resource = key;
+    auto rb = decode(encode(r));
+    REQUIRE(rb);
+    CHECK(rb->resource == key);
+  }
 
-  for (const char* bad : {"", "v1", "v2|a|a", "v1||a", "v1|a|r|callParks|L", "v1|a|r|other|L|I",
-                          "v1|a|t|xyz", "v1|a|s|" "0000|o|l", "v1|a|l|a b", "v1|a|a|extra"})
+  const std::string hex(64, 'a');
+  for (const std::string& bad : std::initializer_list<std::string>{"", "v1", "v2|a|a", "v1||a", "v1|a|r|callParks|L", "v1|a|r|other|L|I",
+                                "v1|a|r|callParks|L|a@b", "v1|a|r|callParks|L|a b",
+                                "v1|a|t|xyz", "v1|a|s|" "0000|o|l", "v1|a|l|a b", "v1|a|a|extra",
+                                "v1|a|s|" + hex + "|o|l", "v1|a|s|" + hex + "|o|l|", "v1|a|s|" + hex + "|o|l|a b"})
     CHECK_FALSE(decode(bad).has_value());
+  CHECK(decode("v1|a|s|" + hex + "|o|l|callParks").has_value());
 }
 
 TEST_CASE("tiered: on a new Redis link nothing is read before the invalidation journal is applied there") {
