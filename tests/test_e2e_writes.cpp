@@ -458,3 +458,48 @@ TEST_CASE("a write under a location whose outcome is unknown drops the location"
   CHECK(metric(s.writer.admin_port, R"(webex_cache_proxy_invalidations_total{reason="unknown_outcome"})") == 1);
   CHECK(s.writer.proc->output().find("write outcome unknown") != std::string::npos);
 }
+
+TEST_CASE_TEMPLATE("lists are cached by their query - a POST creating an item drops every page of the location", S, SETUPS) {
+  S s;
+  const auto token = s.world.token_admin_a;
+  const std::string list = "/v1/telephony/config/locations/" + s.world.loc_a1 + "/callParks";
+  const std::string big = list + "?max=50", small = list + "?max=1";
+  warm(s, big, token);
+  warm(s, small, token);
+  // Another query is another entry.
+  CHECK(http_request(s.reader().port, "GET", list + "?max=50&start=0", bearer(token)).header("X-Cache") == "MISS");
+
+  const double before = s.remote_seen();
+  auto created = http_request(s.writer.port, "POST", list, json_bearer(token), R"({"name":"Brand New Park"})");
+  REQUIRE(created.status == 201);
+  s.settle(before);
+  auto page = http_request(s.reader().port, "GET", big, bearer(token));
+  CHECK(page.header("X-Cache") == "MISS");
+  CHECK(page.body.find("Brand New Park") != std::string::npos);
+  CHECK(http_request(s.reader().port, "GET", small, bearer(token)).header("X-Cache") == "MISS");
+  CHECK(http_request(s.reader().port, "GET", big, bearer(token)).header("X-Cache") == "HIT");
+}
+
+TEST_CASE("what depends on state outside the location - and secrets - is never stored, in Redis or in memory") {
+  pair_on_redis s;
+  const auto token = s.world.token_admin_a;
+  const std::string loc = "/v1/telephony/config/locations/" + s.world.loc_a1;
+  // The fake answers each of these 200 with a JSON body: only the route table keeps them out.
+  for (const std::string& path :
+       {loc + "/callParks/availableUsers", loc + "/availableNumbers", loc + "/announcements/usage",
+        loc + "/redSky/status", loc + "/callRecording/vendorUsers",
+        loc + "/dectNetworks/REVDVE5FVA/serviceabilityPassword",
+        std::string("/v1/telephony/config/huntGroups"), std::string("/v1/telephony/config/announcements?locationId=") + s.world.loc_a1}) {
+    CAPTURE(path);
+    for (int i = 0; i < 2; ++i) {
+      auto res = http_request(s.writer.port, "GET", path, bearer(token));
+      CHECK(res.status == 200);
+      CHECK(res.header("X-Cache") == "BYPASS");
+    }
+  }
+  CHECK(s.redis.cli({"KEYS", "wcp:v1:entry:*"}).empty());
+  // A cached read of the same location is stored (the check above can fail).
+  REQUIRE(http_request(s.writer.port, "GET", park_a1(s.world), bearer(token)).status == 200);
+  CHECK(s.redis.cli({"KEYS", "wcp:v1:entry:*"}).find("callParks") != std::string::npos);
+  CHECK(metric(s.writer.admin_port, "webex_cache_proxy_l1_entries") == 1);
+}
