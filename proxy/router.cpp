@@ -35,22 +35,6 @@ route invalid(std::string error) {
 // The longest path the router looks at: /v1/telephony/config/locations/{L} and five more.
 constexpr std::size_t max_path_segments = 10;
 
-// A row's path with every ID in it normalised (padding removed): the resource's name within its
-// location. `under` holds the segments under the location (or under /v1/telephony/config).
-std::string canonical_path(const route_row& row, std::span<const std::string_view> under) {
-  std::string out;
-  if (row.shape == route_shape::org_list) out = "org/";
-  std::string_view pattern = row.pattern;
-  for (std::size_t i = 0; i < under.size(); ++i) {
-    const auto slash = pattern.find('/');
-    const bool id = pattern.substr(0, slash) == "{id}";
-    if (i > 0) out += '/';
-    out += id ? cache::normalise_id(under[i]) : under[i];
-    pattern.remove_prefix(slash == std::string_view::npos ? pattern.size() : slash + 1);
-  }
-  return out;
-}
-
 }  // namespace
 
 route route_request(std::string_view method, std::string_view target) {
@@ -114,14 +98,18 @@ route route_request(std::string_view method, std::string_view target) {
   if (row->shape == route_shape::org_list && !read) return r;
   if (under_location && !cache::is_valid_id(segments[4]))
     return invalid("The location ID is not valid: expected 1-512 characters of [A-Za-z0-9=_-].");
+  // The resource's name within its location: the row's path with every ID in it checked and
+  // normalised (padding removed); an org-level list's under "org/".
+  std::string what = row->shape == route_shape::org_list ? "org/" : "";
   std::string_view pattern = row->pattern;
   for (std::size_t i = 0; i < under.size(); ++i) {
     const auto slash = pattern.find('/');
-    if (pattern.substr(0, slash) == "{id}") {
-      if (!cache::is_valid_id(under[i]))
-        return invalid("The resource ID is not valid: expected 1-512 characters of [A-Za-z0-9=_-].");
-      if (row->shape == route_shape::item) r.resource_id = under[i];  // the last one stays
-    }
+    const bool id = pattern.substr(0, slash) == "{id}";
+    if (id && !cache::is_valid_id(under[i]))
+      return invalid("The resource ID is not valid: expected 1-512 characters of [A-Za-z0-9=_-].");
+    if (id && row->shape == route_shape::item) r.resource_id = under[i];  // the last one stays
+    if (i > 0) what += '/';
+    what += id ? cache::normalise_id(under[i]) : under[i];
     pattern.remove_prefix(slash == std::string_view::npos ? pattern.size() : slash + 1);
   }
 
@@ -156,7 +144,6 @@ route route_request(std::string_view method, std::string_view target) {
   if (!location) return r;  // an org-level list without a locationId
   if (under_location) r.location_id = *location;
 
-  std::string what = canonical_path(*row, under);
   if (!key_params.empty()) {
     std::sort(key_params.begin(), key_params.end());
     char sep = '?';

@@ -67,3 +67,24 @@ TEST_CASE("grants are per kind: a location admin holding a call park grant is no
   // And the refusal leaves the org admin's entries alone.
   CHECK(s.get(queue, w.token_admin_a).header("X-Cache") == "HIT");
 }
+
+TEST_CASE("an org-level list is cached when filtered by one location - and belongs to that location") {
+  stack s;
+  const auto& w = s.world;
+  const std::string by_location = "/v1/telephony/config/huntGroups?locationId=" + w.loc_a1 + "&max=20";
+  const std::string org_wide = "/v1/telephony/config/huntGroups?max=20";
+  CHECK(s.get(by_location, w.token_admin_a).header("X-Cache") == "MISS");
+  CHECK(s.get(by_location, w.token_admin_a).header("X-Cache") == "HIT");
+  CHECK(s.metric(R"(webex_cache_proxy_requests_total{route="hunt_group",cache="hit"})") == 1);
+  for (int i = 0; i < 2; ++i) CHECK(s.get(org_wide, w.token_admin_a).header("X-Cache") == "BYPASS");
+  CHECK(s.fake.count("GET", "/v1/telephony/config/huntGroups") == 3);
+
+  // A write under another location leaves it; a write under its own drops it.
+  auto json = test::json_bearer(w.token_admin_a);
+  REQUIRE(http_request(s.proxy.port, "PUT", "/v1/telephony/config/locations/" + w.loc_a2 + "/intercept", json,
+                       R"({"enabled":true})").status / 100 == 2);
+  CHECK(s.get(by_location, w.token_admin_a).header("X-Cache") == "HIT");
+  REQUIRE(http_request(s.proxy.port, "POST", location_path(w) + "/huntGroups", json, R"({"name":"Support"})")
+              .status / 100 == 2);
+  CHECK(s.get(by_location, w.token_admin_a).header("X-Cache") == "MISS");
+}

@@ -1,7 +1,11 @@
--- The upstream-economy workload: 20 service tokens of one org, 500 resources (400 call parks
--- and 100 paging groups) over 5 locations, resources drawn from a Zipf distribution (s = 1),
--- tokens uniformly; a fixed seed, so every server sees the same sequence of requests.
---   wrk -t1 -s bench/lua/economy.lua URL -- LIMIT
+-- The upstream-economy workload: 20 service tokens of one org, 500 resources over 5 locations,
+-- resources drawn from a Zipf distribution (s = 1), tokens uniformly; a fixed seed, so every
+-- server sees the same sequence of requests.
+--   wrk -t1 -s bench/lua/economy.lua URL -- LIMIT [mixed]
+-- The resources: 400 call parks and 100 paging groups; with `mixed`, every tenth of them of
+-- another shape of the route table: call parks, paging groups, call pickups, hunt groups, call
+-- queues, business-hours schedules, auto attendants, settings paths (a queue's night service,
+-- the location's intercept), list pages (call parks by max) and org lists filtered by location.
 -- Ends after LIMIT answers.
 local tokens, resources, cdf = {}, {}, {}
 local limit = 0
@@ -12,18 +16,40 @@ end
 
 dofile("bench/lua/count.lua")
 
+-- The mixed workload's resource r in `location` (base path of the location).
+local function mixed(r, location_id, location)
+  local shape = r % 10
+  if shape == 0 then return location .. "/paging/" .. id("1BBR0lORy9wZy0", r) end
+  if shape == 1 then return location .. "/callParks/" .. id("0NBTExfUEFSSy9wYXJrLT", r) end
+  if shape == 2 then return location .. "/callPickups/" .. id("0NBTExfUElDS1VQL3B1LT", r) end
+  if shape == 3 then return location .. "/huntGroups/" .. id("0hVTlRfR1JPVVAvaGct", r) end
+  if shape == 4 then return location .. "/queues/" .. id("0NBTExfUVVFVUUvcS0", r) end
+  if shape == 5 then return location .. "/schedules/businessHours/" .. id("1NDSEVEVUxFL3MtT", r) end
+  if shape == 6 then return location .. "/autoAttendants/" .. id("0FVVE9fQVRURU5EQU5UL2Et", r) end
+  if shape == 7 then
+    if r % 20 == 7 then return location .. "/queues/" .. id("0NBTExfUVVFVUUvcS0", r) .. "/nightService" end
+    return location .. "/intercept"
+  end
+  if shape == 8 then return location .. "/callParks?max=" .. (r % 50 + 1) end
+  return "/v1/telephony/config/huntGroups?locationId=" .. location_id .. "&max=" .. (r % 50 + 1)
+end
+
 function init(args)
   limit = tonumber(args[1] or "20000")
+  local workload = args[2] or "parks"
   math.randomseed(20261125)
   for t = 1, 20 do
     tokens[t] = string.format("Bearer bench-service-%02d-Zjk3YjE4ZTUtYTJhNC00", t)
   end
   for r = 1, 500 do
-    local location = id("0xPQ0FUSU9OL2xvYy0", (r - 1) % 5 + 1)
-    if r % 5 == 0 then
-      resources[r] = "/v1/telephony/config/locations/" .. location .. "/paging/" .. id("1BBR0lORy9wZy0", r)
+    local location_id = id("0xPQ0FUSU9OL2xvYy0", (r - 1) % 5 + 1)
+    local location = "/v1/telephony/config/locations/" .. location_id
+    if workload == "mixed" then
+      resources[r] = mixed(r, location_id, location)
+    elseif r % 5 == 0 then
+      resources[r] = location .. "/paging/" .. id("1BBR0lORy9wZy0", r)
     else
-      resources[r] = "/v1/telephony/config/locations/" .. location .. "/callParks/" .. id("0NBTExfUEFSSy9wYXJrLT", r)
+      resources[r] = location .. "/callParks/" .. id("0NBTExfUEFSSy9wYXJrLT", r)
     end
   end
   -- Shuffle which resources are popular, then build the Zipf CDF over ranks.
