@@ -301,11 +301,21 @@ TEST_CASE("any other path echoes what arrived") {
   CHECK(r.body ==
         R"({"method":"POST","path":"/v1/people/me","query":"max=10&orgId=a%3D","body":"{\"x\":\"y\"}"})");
 
-  auto get = t.get(t.w.token_admin_a, "/v1/telephony/config/locations/" + t.w.loc_a1 + "/schedules");
+  // A path below a location that is not modelled (L/numbers has no GET) ...
+  auto get = t.get(t.w.token_admin_a, "/v1/telephony/config/locations/" + t.w.loc_a1 + "/numbers");
   CHECK(get.status == 200);
   CHECK(contains(get.body, "\"method\":\"GET\""));
   CHECK(contains(get.body, "\"query\":\"\""));
   CHECK(contains(get.body, "\"body\":\"\""));
+
+  // ... and a method that a modelled path does not have: PATCH anywhere, GET on a collection that
+  // Webex lists only org-wide.
+  auto patch = t.send("PATCH", t.w.token_admin_a, call_park_path(t.w.loc_a1, t.w.park_a1), "{}");
+  CHECK(patch.status == 200);
+  CHECK(contains(patch.body, "\"method\":\"PATCH\""));
+  auto hunt_groups = t.get(t.w.token_admin_a, "/v1/telephony/config/locations/" + t.w.loc_a1 + "/huntGroups");
+  CHECK(hunt_groups.status == 200);
+  CHECK(contains(hunt_groups.body, "\"path\":\"/v1/telephony/config/locations/"));
 }
 
 TEST_CASE("HEAD answers the headers of GET without a body") {
