@@ -437,30 +437,30 @@ const std::vector<kind_def>& kind_table() {
   using enum list_style;
   // clang-format off
   static const std::vector<kind_def> table = {
-    // collection, kind, IDs, PUT answer, list key, list under L, org-wide list, ID type, label, seed[, created key, listed as]
-    {"callParks", "callParks", from_name, with_id, "callParks", paged, unlisted, "CALL_PARK", "Call Park", call_park_seed},
-    {"callPickups", "callPickups", from_name, with_id, "callPickups", paged, unlisted, "CALL_PICKUP", "Call Pickup", call_pickup_seed},
-    {"schedules/{type}", "schedules", from_name, with_id, "schedules", paged, unlisted, "SCHEDULE", "Schedule", schedule_seed},
-    {"schedules/{type}/{id}/events", "events", from_name, with_id, "events", unlisted, unlisted, "SCHEDULE_EVENT", "Schedule Event", schedule_event_seed, "id", "events"},
-    {"autoAttendants", "autoAttendants", serial, no_content, "autoAttendants", unlisted, paged, "AUTO_ATTENDANT", "Auto Attendant", auto_attendant_seed},
-    {"huntGroups", "huntGroups", serial, no_content, "huntGroups", unlisted, paged, "HUNT_GROUP", "Hunt Group", hunt_group_seed},
-    {"queues", "queues", serial, no_content, "queues", unlisted, paged, "CALL_QUEUE", "Call Queue", queue_seed},
-    {"autoAttendants/{id}/callForwarding/selectiveRules", "selectiveRules", from_name, with_id, "rules", unlisted, unlisted, "CALL_FORWARDING_SELECTIVE_RULE", "Call Forwarding Rule", selective_rule_seed, "id", "callForwarding.rules"},
-    {"huntGroups/{id}/callForwarding/selectiveRules", "selectiveRules", from_name, with_id, "rules", unlisted, unlisted, "CALL_FORWARDING_SELECTIVE_RULE", "Call Forwarding Rule", selective_rule_seed, "id", "callForwarding.rules"},
-    {"queues/{id}/callForwarding/selectiveRules", "selectiveRules", from_name, with_id, "rules", unlisted, unlisted, "CALL_FORWARDING_SELECTIVE_RULE", "Call Forwarding Rule", selective_rule_seed, "id", "callForwarding.rules"},
+    //collection                                           kind                    IDs               PUT          list key                L list     org list   ID type                            label                    seed (, created key, listed as)
+    {"callParks",                                          "callParks",            from_name,        with_id,     "callParks",            paged,     unlisted,  "CALL_PARK",                       "Call Park",             call_park_seed},
+    {"callPickups",                                        "callPickups",          from_name,        with_id,     "callPickups",          paged,     unlisted,  "CALL_PICKUP",                     "Call Pickup",           call_pickup_seed},
+    {"schedules/{type}",                                   "schedules",            from_name,        with_id,     "schedules",            paged,     unlisted,  "SCHEDULE",                        "Schedule",              schedule_seed},
+    {"schedules/{type}/{id}/events",                       "events",               from_name,        with_id,     "events",               unlisted,  unlisted,  "SCHEDULE_EVENT",                  "Schedule Event",        schedule_event_seed,       "id",             "events"},
+    {"autoAttendants",                                     "autoAttendants",       serial,           no_content,  "autoAttendants",       unlisted,  paged,     "AUTO_ATTENDANT",                  "Auto Attendant",        auto_attendant_seed},
+    {"huntGroups",                                         "huntGroups",           serial,           no_content,  "huntGroups",           unlisted,  paged,     "HUNT_GROUP",                      "Hunt Group",            hunt_group_seed},
+    {"queues",                                             "queues",               serial,           no_content,  "queues",               unlisted,  paged,     "CALL_QUEUE",                      "Call Queue",            queue_seed},
+    {"autoAttendants/{id}/callForwarding/selectiveRules",  "selectiveRules",       from_name,        with_id,     "rules",                unlisted,  unlisted,  "CALL_FORWARDING_SELECTIVE_RULE",  "Call Forwarding Rule",  selective_rule_seed,       "id",             "callForwarding.rules"},
+    {"huntGroups/{id}/callForwarding/selectiveRules",      "selectiveRules",       from_name,        with_id,     "rules",                unlisted,  unlisted,  "CALL_FORWARDING_SELECTIVE_RULE",  "Call Forwarding Rule",  selective_rule_seed,       "id",             "callForwarding.rules"},
+    {"queues/{id}/callForwarding/selectiveRules",          "selectiveRules",       from_name,        with_id,     "rules",                unlisted,  unlisted,  "CALL_FORWARDING_SELECTIVE_RULE",  "Call Forwarding Rule",  selective_rule_seed,       "id",             "callForwarding.rules"},
     // Paging groups keep the location-scoped list the fake has always answered.
-    {"paging", "paging", cycling_padding, no_content, "locationPaging", paged, paged, "PAGING_GROUP", "Paging Group", paging_group_seed},
-    {"voicemailGroups", "voicemailGroups", serial, no_content, "voicemailGroups", unlisted, paged, "VOICEMAIL_GROUP", "Voicemail Group", voicemail_group_seed},
-    {"callParkExtensions", "callParkExtensions", serial, no_content, "callParkExtensions", unlisted, paged, "CALL_PARK_EXTENSION", "Call Park Extension", call_park_extension_seed},
-    {"announcements", "announcements", serial, no_content, "announcements", unlisted, unlisted, "ANNOUNCEMENT", "Announcement", announcement_seed},
-    {"callRouting/translationPatterns", "translationPatterns", serial, no_content, "translationPatterns", unlisted, unlisted, "TRANSLATION_PATTERN", "Translation Pattern", translation_pattern_seed},
-    {"outgoingPermission/digitPatterns", "digitPatterns", serial, no_content, "digitPatterns", unpaged, unlisted, "DIGIT_PATTERN", "Digit Pattern", digit_pattern_seed},
-    {"dectNetworks", "dectNetworks", serial, no_content, "dectNetworks", unlisted, unpaged, "DECT_NETWORK", "DECT Network", dect_network_seed, "dectNetworkId"},
-    {"dectNetworks/{id}/baseStations", "baseStations", serial, no_put, "baseStations", unpaged, unlisted, "DECT_BASE_STATION", "Base Station", base_station_seed},
-    {"dectNetworks/{id}/handsets", "handsets", serial, no_content, "handsets", unpaged, unlisted, "DECT_HANDSET", "Handset", handset_seed},
-    {"receptionistContacts/directories", "directories", serial, with_id, "directories", unpaged, unlisted, "RECEPTIONIST_CONTACT_DIRECTORY", "Directory", directory_seed},
-    {"aiReceptionists", "aiReceptionists", serial, no_content, "aiReceptionists", unlisted, unlisted, "AI_RECEPTIONIST", "AI Receptionist", ai_receptionist_seed},
-    {"aiReceptionists/{id}/intents", "intents", serial, no_content, "intents", unpaged, unlisted, "AI_RECEPTIONIST_INTENT", "Intent", intent_seed},
+    {"paging",                                             "paging",               cycling_padding,  no_content,  "locationPaging",       paged,     paged,     "PAGING_GROUP",                    "Paging Group",          paging_group_seed},
+    {"voicemailGroups",                                    "voicemailGroups",      serial,           no_content,  "voicemailGroups",      unlisted,  paged,     "VOICEMAIL_GROUP",                 "Voicemail Group",       voicemail_group_seed},
+    {"callParkExtensions",                                 "callParkExtensions",   serial,           no_content,  "callParkExtensions",   unlisted,  paged,     "CALL_PARK_EXTENSION",             "Call Park Extension",   call_park_extension_seed},
+    {"announcements",                                      "announcements",        serial,           no_content,  "announcements",        unlisted,  unlisted,  "ANNOUNCEMENT",                    "Announcement",          announcement_seed},
+    {"callRouting/translationPatterns",                    "translationPatterns",  serial,           no_content,  "translationPatterns",  unlisted,  unlisted,  "TRANSLATION_PATTERN",             "Translation Pattern",   translation_pattern_seed},
+    {"outgoingPermission/digitPatterns",                   "digitPatterns",        serial,           no_content,  "digitPatterns",        unpaged,   unlisted,  "DIGIT_PATTERN",                   "Digit Pattern",         digit_pattern_seed},
+    {"dectNetworks",                                       "dectNetworks",         serial,           no_content,  "dectNetworks",         unlisted,  unpaged,   "DECT_NETWORK",                    "DECT Network",          dect_network_seed,         "dectNetworkId"},
+    {"dectNetworks/{id}/baseStations",                     "baseStations",         serial,           no_put,      "baseStations",         unpaged,   unlisted,  "DECT_BASE_STATION",               "Base Station",          base_station_seed},
+    {"dectNetworks/{id}/handsets",                         "handsets",             serial,           no_content,  "handsets",             unpaged,   unlisted,  "DECT_HANDSET",                    "Handset",               handset_seed},
+    {"receptionistContacts/directories",                   "directories",          serial,           with_id,     "directories",          unpaged,   unlisted,  "RECEPTIONIST_CONTACT_DIRECTORY",  "Directory",             directory_seed},
+    {"aiReceptionists",                                    "aiReceptionists",      serial,           no_content,  "aiReceptionists",      unlisted,  unlisted,  "AI_RECEPTIONIST",                 "AI Receptionist",       ai_receptionist_seed},
+    {"aiReceptionists/{id}/intents",                       "intents",              serial,           no_content,  "intents",              unpaged,   unlisted,  "AI_RECEPTIONIST_INTENT",          "Intent",                intent_seed},
   };
   // clang-format on
   return table;
@@ -554,7 +554,8 @@ const std::vector<answer_def>& answer_table() {
     {"webexGo/availableNumbers", "settings", numbers},
     {"aiReceptionists/availableNumbers", "aiReceptionists", numbers},
     {"aiReceptionists/voices", "aiReceptionists", R"("voices":[])"},
-    {"announcements/usage", "announcements", R"("totalFileSizeUsedKB":0,"maxAudioFileSizeAllowedKB":9600,"maxVideoFileSizeAllowedKB":120000,"totalFileSizeLimitMB":1000)"},
+    {"announcements/usage", "announcements",
+     R"("totalFileSizeUsedKB":0,"maxAudioFileSizeAllowedKB":9600,"maxVideoFileSizeAllowedKB":120000,"totalFileSizeLimitMB":1000)"},
     {"redSky/status", "settings", R"("companyId":"","complianceStatus":"ROUTING_ENABLED")"},
     {"callRecording/vendorUsers", "settings", R"("members":[])"},
     {"dectNetworks/{id}/serviceabilityPassword", "settings", R"("enabled":false)"},
@@ -590,7 +591,8 @@ struct model {
 };
 
 std::size_t count_placeholders(const pattern& p) {
-  return static_cast<std::size_t>(std::count_if(p.begin(), p.end(), [](std::string_view s) { return s.starts_with('{'); }));
+  auto is_placeholder = [](std::string_view s) { return s.starts_with('{'); };
+  return static_cast<std::size_t>(std::count_if(p.begin(), p.end(), is_placeholder));
 }
 
 // The kind whose items the pattern's part up to its last "{id}" names.
@@ -1323,7 +1325,9 @@ struct fake_webex::impl {
       auto it = tokens_.find(r.authorization.substr(bearer.size()));
       if (it != tokens_.end()) c.token = &it->second;
     }
-    if (!c.token) return c.error(401, "The request requires a valid access token set in the Authorization request header.");
+    if (!c.token) {
+      return c.error(401, "The request requires a valid access token set in the Authorization request header.");
+    }
 
     std::vector<std::string> segs;
     for (auto s : c.url.segments()) segs.push_back(s);
@@ -1431,10 +1435,12 @@ struct fake_webex::impl {
     }
     field_list shown = doc;
     for (std::size_t k = 0; k < m.kinds.size(); ++k) {
-      if (m.kinds[k].shown_in_settings == rt.index) set_member_path(shown, m.kinds[k].def->listed_as, children(k, parent));
+      if (m.kinds[k].shown_in_settings == rt.index) {
+        set_member_path(shown, m.kinds[k].def->listed_as, children(k, parent));
+      }
     }
-    const std::string lead = "\"route\":" + json_string(join_path(rel)) + ",\"locationId\":" + json_string(location_id) +
-                             ",\"orgId\":" + json_string(loc.org_key);
+    const std::string lead = "\"route\":" + json_string(join_path(rel)) +
+                             ",\"locationId\":" + json_string(location_id) + ",\"orgId\":" + json_string(loc.org_key);
     return c.ok(json_response(200, render_object(shown, lead)));
   }
 
