@@ -377,13 +377,14 @@ enum class id_style {
   serial,           // a UUID-shaped value from a counter
   cycling_padding,  // paging groups: a mailbox-shaped value whose '=' padding cycles
 };
-enum class put_answer { no_put, no_content, with_id };  // 204, or 200 {"id"}
+enum class put_answer { no_put, no_content, with_id };  // no PUT (echoed), 204, or 200 {"id"}
 enum class list_style { unlisted, paged, unpaged };
 
-// One kind of item under a location. Paths are patterns below L = /v1/telephony/config/locations/
-// {L}: literal segments, "{id}" for a parent item's ID, and a trailing "{type}" where the item's
-// type is part of its path (schedules: GET L/schedules/holidays/{id}; their list and POST are on
-// L/schedules, with the type in the query or the body).
+// One kind of item under a location. Paths are patterns below
+// L = /v1/telephony/config/locations/{L}: literal segments, "{id}" for a parent item's ID, and a
+// trailing "{type}" where the item's type is part of its path (schedules: GET
+// L/schedules/holidays/{id}; their list and POST are on L/schedules, with the type in the query or
+// the body).
 struct kind_def {
   std::string_view collection;  // items at "<collection>/{id}"; the parent is the kind whose items
                                 // the path up to the last "{id}" names
