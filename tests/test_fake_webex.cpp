@@ -15,6 +15,8 @@
 #include <thread>
 
 using wcp::fake::call_park_path;
+using wcp::fake::item_path;
+using wcp::fake::location_path;
 using wcp::fake::paging_path;
 using wcp::fake::strip_padding;
 using wcp::test::header_list;
@@ -52,6 +54,21 @@ void check_webex_error(const http_response& r) {
 }
 
 std::string with_orgid(const std::string& path, const std::string& org) { return path + "?orgId=" + org; }
+
+// The string value of a member of a JSON body ("" if absent), e.g. the ID in {"id":"..."}.
+std::string member_value(const std::string& body, const std::string& name) {
+  const std::string prefix = "\"" + name + "\":\"";
+  auto at = body.find(prefix);
+  if (at == std::string::npos) return {};
+  at += prefix.size();
+  return body.substr(at, body.find('"', at) - at);
+}
+
+std::size_t occurrences(const std::string& haystack, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
 
 struct temp_dir {
   std::filesystem::path path;
@@ -301,11 +318,21 @@ TEST_CASE("any other path echoes what arrived") {
   CHECK(r.body ==
         R"({"method":"POST","path":"/v1/people/me","query":"max=10&orgId=a%3D","body":"{\"x\":\"y\"}"})");
 
-  auto get = t.get(t.w.token_admin_a, "/v1/telephony/config/locations/" + t.w.loc_a1 + "/schedules");
+  // A path below a location that is not modelled (L/numbers has no GET) ...
+  auto get = t.get(t.w.token_admin_a, "/v1/telephony/config/locations/" + t.w.loc_a1 + "/numbers");
   CHECK(get.status == 200);
   CHECK(contains(get.body, "\"method\":\"GET\""));
   CHECK(contains(get.body, "\"query\":\"\""));
   CHECK(contains(get.body, "\"body\":\"\""));
+
+  // ... and a method that a modelled path does not have: PATCH anywhere, GET on a collection that
+  // Webex lists only org-wide.
+  auto patch = t.send("PATCH", t.w.token_admin_a, call_park_path(t.w.loc_a1, t.w.park_a1), "{}");
+  CHECK(patch.status == 200);
+  CHECK(contains(patch.body, "\"method\":\"PATCH\""));
+  auto hunt_groups = t.get(t.w.token_admin_a, "/v1/telephony/config/locations/" + t.w.loc_a1 + "/huntGroups");
+  CHECK(hunt_groups.status == 200);
+  CHECK(contains(hunt_groups.body, "\"path\":\"/v1/telephony/config/locations/"));
 }
 
 TEST_CASE("HEAD answers the headers of GET without a body") {
@@ -503,4 +530,531 @@ TEST_CASE("two fakes serve independently and one stops cleanly mid-request") {
   CHECK(threw);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
   CHECK(wcp::test::http_request(b.port(), "GET", "/v1/x").status == 401);
+}
+
+// ---- the kinds beyond call parks and paging groups ----------------------------------------------
+
+TEST_CASE("renaming a call pickup gives it a new ID and the old one answers 404") {
+  world t;
+  const auto old_path = item_path(t.w.loc_a1, "callPickups", t.w.pickup_a1);
+  auto got = t.get(t.w.token_admin_a, old_path);
+  REQUIRE(got.status == 200);
+  CHECK(contains(got.body, json_member("id", t.w.pickup_a1)));
+  CHECK(contains(got.body, json_member("name", wcp::fake::demo_pickup_a1_name)));
+
+  auto put = t.send("PUT", t.w.token_admin_a, old_path, R"({"name":"Back Office Pickup","agents":[]})");
+  REQUIRE(put.status == 200);
+  const auto new_id = member_value(put.body, "id");
+  CHECK(put.body == "{\"id\":\"" + new_id + "\"}");
+  CHECK(new_id != t.w.pickup_a1);
+  CHECK(new_id == wcp::fake::webex_id("CALL_PICKUP", "QmFjayBPZmZpY2UgUGlja3Vw"));  // the name, in base64
+  auto old = t.get(t.w.token_admin_a, old_path);
+  CHECK(old.status == 404);
+  check_webex_error(old);
+  CHECK(contains(old.body, "Call Pickup Not Found"));
+  auto renamed = t.get(t.w.token_admin_a, item_path(t.w.loc_a1, "callPickups", new_id));
+  CHECK(renamed.status == 200);
+  CHECK(contains(renamed.body, json_member("name", "Back Office Pickup")));
+  CHECK(t.fake.item_name(new_id) == std::optional<std::string>("Back Office Pickup"));
+  CHECK(t.fake.resource_name(new_id) == std::optional<std::string>("Back Office Pickup"));
+  CHECK(!t.fake.item_name(t.w.pickup_a1));
+
+  // A name taken in the same location is a conflict; in another location it is not.
+  t.fake.add_item(t.w.loc_a1, "callPickups", "Taken");
+  CHECK(t.send("PUT", t.w.token_admin_a, item_path(t.w.loc_a1, "callPickups", new_id), R"({"name":"Taken"})")
+            .status == 409);
+  CHECK(t.send("POST", t.w.token_admin_a, location_path(t.w.loc_a1, "callPickups"), R"({"name":"Taken"})").status ==
+        409);
+  CHECK(t.send("POST", t.w.token_admin_a, location_path(t.w.loc_a2, "callPickups"), R"({"name":"Taken"})").status ==
+        201);
+}
+
+TEST_CASE("schedules: the type is part of the path, the events are in the body, and renames change IDs") {
+  world t;
+  const auto schedule = item_path(t.w.loc_a1, "schedules/holidays", t.w.schedule_a1);
+  auto got = t.get(t.w.token_admin_a, schedule);
+  REQUIRE(got.status == 200);
+  CHECK(contains(got.body, "\"type\":\"holidays\""));
+  CHECK(contains(got.body, "\"events\":[{" + json_member("id", t.w.schedule_event_a1) + "," +
+                               json_member("name", wcp::fake::demo_schedule_event_a1_name)));
+  // The same ID under the other type is not there.
+  CHECK(t.get(t.w.token_admin_a, item_path(t.w.loc_a1, "schedules/businessHours", t.w.schedule_a1)).status == 404);
+
+  // Renaming the schedule: a new ID; its events stay with it.
+  auto put = t.send("PUT", t.w.token_admin_a, schedule, R"({"name":"Bank Holidays"})");
+  REQUIRE(put.status == 200);
+  const auto schedule_id = member_value(put.body, "id");
+  CHECK(schedule_id != t.w.schedule_a1);
+  CHECK(t.get(t.w.token_admin_a, schedule).status == 404);
+  const auto events = "schedules/holidays/" + schedule_id + "/events";
+  const auto old_event = item_path(t.w.loc_a1, events, t.w.schedule_event_a1);
+  CHECK(t.get(t.w.token_admin_a, old_event).status == 200);
+  // The event under the schedule's old ID is gone with it.
+  CHECK(t.get(t.w.token_admin_a, item_path(t.w.loc_a1, "schedules/holidays/" + t.w.schedule_a1 + "/events",
+                                           t.w.schedule_event_a1))
+            .status == 404);
+
+  // Renaming the event: a new ID, shown in the schedule.
+  auto put_event = t.send("PUT", t.w.token_admin_a, old_event, R"({"name":"New Year's Day","allDayEnabled":false})");
+  REQUIRE(put_event.status == 200);
+  const auto event_id = member_value(put_event.body, "id");
+  CHECK(event_id != t.w.schedule_event_a1);
+  CHECK(t.get(t.w.token_admin_a, old_event).status == 404);
+  auto event = t.get(t.w.token_admin_a, item_path(t.w.loc_a1, events, event_id));
+  CHECK(event.status == 200);
+  CHECK(contains(event.body, "\"allDayEnabled\":false"));
+  auto renamed = t.get(t.w.token_admin_a, item_path(t.w.loc_a1, "schedules/holidays", schedule_id));
+  CHECK(contains(renamed.body, json_member("id", event_id)));
+  CHECK(!contains(renamed.body, json_member("id", t.w.schedule_event_a1)));
+
+  // POST creates events and schedules (the type in the body); DELETE of a schedule takes its events.
+  auto created = t.send("POST", t.w.token_admin_a, location_path(t.w.loc_a1, events), R"({"name":"Labour Day"})");
+  CHECK(created.status == 201);
+  CHECK(t.fake.item_name(member_value(created.body, "id")) == std::optional<std::string>("Labour Day"));
+  auto hours = t.send("POST", t.w.token_admin_a, location_path(t.w.loc_a1, "schedules"),
+                      R"({"name":"Office Hours","type":"businessHours"})");
+  CHECK(hours.status == 201);
+  CHECK(t.get(t.w.token_admin_a, item_path(t.w.loc_a1, "schedules/businessHours", member_value(hours.body, "id")))
+            .status == 200);
+  CHECK(t.send("POST", t.w.token_admin_a, location_path(t.w.loc_a1, "schedules"), R"({"name":"No Type"})").status ==
+        400);
+  CHECK(t.send("POST", t.w.token_admin_a, location_path(t.w.loc_a1, "schedules"),
+               R"({"name":"Odd","type":"weekends"})")
+            .status == 400);
+  CHECK(t.send("DELETE", t.w.token_admin_a, item_path(t.w.loc_a1, "schedules/holidays", schedule_id)).status == 204);
+  CHECK(!t.fake.item_name(event_id));
+  CHECK(t.send("POST", t.w.token_admin_a, location_path(t.w.loc_a1, events), R"({"name":"Orphan"})").status == 404);
+}
+
+TEST_CASE("hunt groups and queues keep their ID: PUT answers 204") {
+  world t;
+  for (const auto& [collection, id] : {std::pair{"huntGroups", t.w.hunt_group_a1}, std::pair{"queues", t.w.queue_a1}}) {
+    CAPTURE(collection);
+    const auto path = item_path(t.w.loc_a1, collection, id);
+    auto put = t.send("PUT", t.w.token_admin_a, path, R"({"name":"Renamed","enabled":false})");
+    CHECK(put.status == 204);
+    CHECK(put.body.empty());
+    auto got = t.get(t.w.token_admin_a, path);
+    CHECK(got.status == 200);
+    CHECK(contains(got.body, json_member("id", id)));
+    CHECK(contains(got.body, json_member("name", "Renamed")));
+    CHECK(contains(got.body, "\"enabled\":false"));
+    CHECK(t.send("PUT", t.w.token_admin_a, path, "{bad").status == 400);
+  }
+}
+
+TEST_CASE("every kind of the table: create, read, change, delete") {
+  world t;
+  struct kind_case {
+    std::string collection;  // below the location
+    unsigned put_status;     // 0: no PUT (echoed)
+    bool new_id_on_rename;
+    std::string created_key = "id";
+  };
+  const auto dect = t.fake.add_item(t.w.loc_a1, "dectNetworks", "DECT One");
+  const auto ai = t.fake.add_item(t.w.loc_a1, "aiReceptionists", "Robot");
+  const auto aa = t.fake.add_item(t.w.loc_a1, "autoAttendants", "Main Menu");
+  const std::vector<kind_case> cases = {
+      {"callParks", 200, true},
+      {"callPickups", 200, true},
+      {"schedules/holidays", 200, true},
+      {"schedules/holidays/" + t.w.schedule_a1 + "/events", 200, true},
+      {"autoAttendants/" + aa + "/callForwarding/selectiveRules", 200, true},
+      {"huntGroups/" + t.w.hunt_group_a1 + "/callForwarding/selectiveRules", 200, true},
+      {"queues/" + t.w.queue_a1 + "/callForwarding/selectiveRules", 200, true},
+      {"huntGroups", 204, false},
+      {"queues", 204, false},
+      {"autoAttendants", 204, false},
+      {"paging", 204, false},
+      {"voicemailGroups", 204, false},
+      {"callParkExtensions", 204, false},
+      {"announcements", 204, false},
+      {"callRouting/translationPatterns", 204, false},
+      {"outgoingPermission/digitPatterns", 204, false},
+      {"dectNetworks", 204, false, "dectNetworkId"},
+      {"dectNetworks/" + dect + "/baseStations", 0, false},
+      {"dectNetworks/" + dect + "/handsets", 204, false},
+      {"receptionistContacts/directories", 200, false},
+      {"aiReceptionists", 204, false},
+      {"aiReceptionists/" + ai + "/intents", 204, false},
+  };
+  for (const auto& k : cases) {
+    CAPTURE(k.collection);
+    // POST on the collection (a schedule's type goes in the body).
+    std::string post_path = k.collection, body = R"({"name":"First"})";
+    if (k.collection == "schedules/holidays") {
+      post_path = "schedules";
+      body = R"({"name":"First","type":"holidays"})";
+    }
+    auto created = t.send("POST", t.w.token_admin_a, location_path(t.w.loc_a1, post_path), body);
+    REQUIRE(created.status == 201);
+    const auto id = member_value(created.body, k.created_key);
+    REQUIRE(!id.empty());
+    CHECK(t.fake.item_name(id) == std::optional<std::string>("First"));
+    CHECK(t.send("POST", t.w.token_admin_a, location_path(t.w.loc_a1, post_path), R"({"nameless":1})").status == 400);
+
+    const auto path = item_path(t.w.loc_a1, k.collection, id);
+    auto got = t.get(t.w.token_admin_a, path);
+    CHECK(got.status == 200);
+    CHECK(contains(got.body, json_member("id", id)));
+    CHECK(contains(got.body, json_member("name", "First")));
+
+    auto put = t.send("PUT", t.w.token_admin_a, path, R"({"name":"Second"})");
+    std::string now = id;
+    if (k.put_status == 0) {
+      CHECK(put.status == 200);
+      CHECK(contains(put.body, "\"method\":\"PUT\""));  // echoed: Webex has no PUT here
+    } else {
+      CHECK(put.status == k.put_status);
+      if (k.put_status == 200) {
+        now = member_value(put.body, "id");
+        CHECK((now != id) == k.new_id_on_rename);
+      }
+      CHECK(t.fake.item_name(now) == std::optional<std::string>("Second"));
+      CHECK((t.get(t.w.token_admin_a, path).status == 404) == k.new_id_on_rename);
+    }
+    const auto now_path = item_path(t.w.loc_a1, k.collection, now);
+    CHECK(t.send("DELETE", t.w.token_admin_a, now_path).status == 204);
+    auto gone = t.get(t.w.token_admin_a, now_path);
+    CHECK(gone.status == 404);
+    check_webex_error(gone);
+    CHECK(!t.fake.item_name(now));
+    // Not in another location.
+    CHECK(t.get(t.w.token_admin_a, item_path(t.w.loc_a2, k.collection, t.w.hunt_group_a1)).status == 404);
+  }
+}
+
+TEST_CASE("selective forwarding rules are listed in their feature's callForwarding document") {
+  world t;
+  const auto forwarding = location_path(t.w.loc_a1, "huntGroups/" + t.w.hunt_group_a1 + "/callForwarding");
+  auto empty = t.get(t.w.token_admin_a, forwarding);
+  REQUIRE(empty.status == 200);
+  CHECK(contains(empty.body, "\"rules\":[]"));
+  CHECK(contains(empty.body, "\"always\":{"));
+
+  const auto rule = t.fake.add_item(t.w.loc_a1, "huntGroups/" + t.w.hunt_group_a1 + "/callForwarding/selectiveRules",
+                                    "After Hours");
+  auto listed = t.get(t.w.token_admin_a, forwarding);
+  CHECK(contains(listed.body, "\"rules\":[{" + json_member("id", rule) + "," + json_member("name", "After Hours")));
+
+  // A rename shows the new ID there; a PUT of the document keeps the rules.
+  auto put = t.send("PUT", t.w.token_admin_a, forwarding + "/selectiveRules/" + rule, R"({"name":"Night"})");
+  REQUIRE(put.status == 200);
+  const auto renamed = member_value(put.body, "id");
+  CHECK(t.send("PUT", t.w.token_admin_a, forwarding,
+               R"({"callForwarding":{"always":{"enabled":true,"destination":"+15550100"}}})")
+            .status == 204);
+  auto after = t.get(t.w.token_admin_a, forwarding);
+  CHECK(contains(after.body, "\"always\":{\"enabled\":true,\"destination\":\"+15550100\"}"));
+  CHECK(contains(after.body, json_member("id", renamed)));
+  CHECK(!contains(after.body, json_member("id", rule)));
+  // Another hunt group's document does not list it; a missing hunt group is a 404.
+  const auto other = t.fake.add_item(t.w.loc_a1, "huntGroups", "Other");
+  CHECK(contains(t.get(t.w.token_admin_a, location_path(t.w.loc_a1, "huntGroups/" + other + "/callForwarding")).body,
+                 "\"rules\":[]"));
+  auto missing = t.get(t.w.token_admin_a, location_path(t.w.loc_a1, "huntGroups/SFVOVA/callForwarding"));
+  CHECK(missing.status == 404);
+  CHECK(contains(missing.body, "Hunt Group Not Found"));
+}
+
+TEST_CASE("paged lists under a location: start, max, filters and absolute Link URLs") {
+  world t;
+  for (int i = 2; i <= 5; ++i) t.fake.add_item(t.w.loc_a1, "callPickups", "Pickup " + std::to_string(i));
+  const auto list = location_path(t.w.loc_a1, "callPickups");
+  auto all = t.get(t.w.token_admin_a, list);
+  REQUIRE(all.status == 200);
+  CHECK(all.body.starts_with("{\"callPickups\":[{" + json_member("id", t.w.pickup_a1) + "," +
+                             json_member("name", wcp::fake::demo_pickup_a1_name) + "}"));
+  CHECK(occurrences(all.body, "\"id\":") == 5);
+  CHECK(!all.has_header("Link"));
+
+  auto first = t.get(t.w.token_admin_a, list + "?max=2");
+  CHECK(occurrences(first.body, "\"id\":") == 2);
+  CHECK(first.header("Link") == "<" + t.fake.base_url() + list + "?max=2&start=2>; rel=\"next\"");
+  auto middle = t.get(t.w.token_admin_a, list + "?max=2&start=2");
+  CHECK(middle.header("Link") == "<" + t.fake.base_url() + list + "?max=2&start=0>; rel=\"prev\", <" +
+                                     t.fake.base_url() + list + "?max=2&start=4>; rel=\"next\"");
+  CHECK(contains(middle.body, json_member("name", "Pickup 3")));
+  auto last = t.get(t.w.token_admin_a, list + "?max=2&start=4");
+  CHECK(occurrences(last.body, "\"id\":") == 1);
+  CHECK(last.header("Link") == "<" + t.fake.base_url() + list + "?max=2&start=2>; rel=\"prev\"");
+  CHECK(t.get(t.w.token_admin_a, list + "?max=0").status == 400);
+  CHECK(t.get(t.w.token_admin_a, list + "?start=x").status == 400);
+
+  auto named = t.get(t.w.token_admin_a, list + "?name=pickup%204");
+  CHECK(occurrences(named.body, "\"id\":") == 1);
+  CHECK(contains(named.body, json_member("name", "Pickup 4")));
+
+  // Schedules: filtered by type, each entry with its type.
+  t.fake.add_item(t.w.loc_a1, "schedules/businessHours", "Office Hours");
+  const auto schedules = location_path(t.w.loc_a1, "schedules");
+  auto both = t.get(t.w.token_admin_a, schedules);
+  CHECK(occurrences(both.body, "\"id\":") == 2);
+  CHECK(contains(both.body, "\"name\":\"Public Holidays\",\"type\":\"holidays\""));
+  auto hours = t.get(t.w.token_admin_a, schedules + "?type=businessHours");
+  CHECK(occurrences(hours.body, "\"id\":") == 1);
+  CHECK(contains(hours.body, "\"type\":\"businessHours\""));
+  CHECK(t.get(t.w.token_admin_a, schedules + "?type=weekends").status == 400);
+
+  // Unpaged lists: every entry, no Link.
+  const auto dect = t.fake.add_item(t.w.loc_a1, "dectNetworks", "DECT");
+  for (int i = 1; i <= 3; ++i) {
+    t.fake.add_item(t.w.loc_a1, "dectNetworks/" + dect + "/handsets", "H" + std::to_string(i));
+  }
+  auto handsets = t.get(t.w.token_admin_a, location_path(t.w.loc_a1, "dectNetworks/" + dect + "/handsets?max=1"));
+  CHECK(handsets.body.starts_with("{\"handsets\":["));
+  CHECK(occurrences(handsets.body, "\"id\":") == 3);
+  CHECK(!handsets.has_header("Link"));
+  const std::vector<std::pair<std::string, std::string>> unpaged = {
+      {"dectNetworks/" + dect + "/baseStations", "baseStations"},
+      {"receptionistContacts/directories", "directories"},
+      {"outgoingPermission/digitPatterns", "digitPatterns"}};
+  for (const auto& [collection, key] : unpaged) {
+    auto r = t.get(t.w.token_admin_a, location_path(t.w.loc_a1, collection));
+    CHECK(r.status == 200);
+    CHECK(r.body == "{\"" + key + "\":[]}");
+  }
+  CHECK(t.get(t.w.token_admin_a, location_path(t.w.loc_a1, "dectNetworks/RGVDVA/handsets")).status == 404);
+}
+
+TEST_CASE("org-wide lists: every location of the org the token reaches, or the one locationId names") {
+  world t;
+  const auto a2 = t.fake.add_item(t.w.loc_a2, "huntGroups", "Branch Hunt Group");
+  const auto b1 = t.fake.add_item(t.w.loc_b1, "huntGroups", "Warehouse Hunt Group");
+  const std::string list = "/v1/telephony/config/huntGroups";
+
+  auto org = t.get(t.w.token_admin_a, list);
+  REQUIRE(org.status == 200);
+  CHECK(org.body == "{\"huntGroups\":[{" + json_member("id", t.w.hunt_group_a1) + "," +
+                        json_member("name", wcp::fake::demo_hunt_group_a1_name) + "," +
+                        json_member("locationId", t.w.loc_a1) + "," + json_member("locationName", "Headquarters") +
+                        "},{" + json_member("id", a2) + "," + json_member("name", "Branch Hunt Group") + "," +
+                        json_member("locationId", t.w.loc_a2) + "," + json_member("locationName", "Branch Office") +
+                        "}]}");
+  CHECK(!contains(org.body, b1));
+
+  auto one = t.get(t.w.token_admin_a, list + "?locationId=" + t.w.loc_a2);
+  CHECK(occurrences(one.body, "\"id\":") == 1);
+  CHECK(contains(one.body, json_member("id", a2)));
+  CHECK(t.get(t.w.token_admin_a, list + "?locationId=" + t.w.loc_b1).status == 404);
+  CHECK(t.get(t.w.token_admin_a, list + "?locationId=" + strip_padding(t.w.loc_a1)).body.find(t.w.hunt_group_a1) !=
+        std::string::npos);
+
+  // Paged, with Link.
+  auto page = t.get(t.w.token_admin_a, list + "?max=1");
+  CHECK(occurrences(page.body, "\"id\":") == 1);
+  CHECK(page.header("Link") == "<" + t.fake.base_url() + list + "?max=1&start=1>; rel=\"next\"");
+
+  // A location admin sees its locations only; another org's admin, and a partner without orgId, see
+  // their own org.
+  auto local = t.get(t.w.token_loc_admin_a1, list);
+  CHECK(occurrences(local.body, "\"id\":") == 1);
+  CHECK(contains(local.body, json_member("id", t.w.hunt_group_a1)));
+  CHECK(t.get(t.w.token_loc_admin_a1, list + "?locationId=" + t.w.loc_a2).status == 403);
+  auto other = t.get(t.w.token_admin_b, list);
+  CHECK(contains(other.body, json_member("id", b1)));
+  CHECK(!contains(other.body, t.w.hunt_group_a1));
+  CHECK(t.get(t.w.token_admin_b, with_orgid(list, t.w.org_a)).status == 403);
+  CHECK(occurrences(t.get(t.w.token_partner, with_orgid(list, t.w.org_a)).body, "\"id\":") == 2);
+  CHECK(t.get(t.w.token_partner, list).body == "{\"huntGroups\":[]}");
+
+  // Paging groups are listed as locationPaging; DECT networks unpaged.
+  auto paging = t.get(t.w.token_admin_a, "/v1/telephony/config/paging?locationId=" + t.w.loc_a1);
+  CHECK(paging.body.starts_with("{\"locationPaging\":[{" + json_member("id", t.w.paging_a1)));
+  t.fake.add_item(t.w.loc_a1, "dectNetworks", "D1");
+  t.fake.add_item(t.w.loc_a2, "dectNetworks", "D2");
+  auto dect = t.get(t.w.token_admin_a, "/v1/telephony/config/dectNetworks?max=1");
+  CHECK(occurrences(dect.body, "\"id\":") == 2);
+  CHECK(!dect.has_header("Link"));
+  for (const char* kind : {"queues", "autoAttendants", "voicemailGroups", "callParkExtensions"}) {
+    CAPTURE(kind);
+    auto r = t.get(t.w.token_admin_a, std::string("/v1/telephony/config/") + kind);
+    CHECK(r.status == 200);
+    CHECK(r.body.starts_with(std::string("{\"") + kind + "\":["));
+  }
+  // Kinds without an org-wide list here are echoed.
+  CHECK(contains(t.get(t.w.token_admin_a, "/v1/telephony/config/callParks").body, "\"method\":\"GET\""));
+}
+
+TEST_CASE("settings documents: GET answers the document, PUT merges it and answers 204") {
+  world t;
+  const auto intercept = location_path(t.w.loc_a1, "intercept");
+  auto got = t.get(t.w.token_admin_a, intercept);
+  REQUIRE(got.status == 200);
+  CHECK(got.body.starts_with("{" + json_member("route", "intercept") + "," + json_member("locationId", t.w.loc_a1)));
+  CHECK(contains(got.body, "\"enabled\":false"));
+  CHECK(contains(got.body, "\"outgoing\":{"));
+
+  auto put = t.send("PUT", t.w.token_admin_a, intercept, R"({"enabled":true,"route":"ignored"})");
+  CHECK(put.status == 204);
+  CHECK(put.body.empty());
+  auto after = t.get(t.w.token_admin_a, intercept);
+  CHECK(contains(after.body, "\"enabled\":true"));
+  CHECK(contains(after.body, "\"outgoing\":{"));  // members the PUT did not name stay
+  CHECK(contains(after.body, json_member("route", "intercept")));
+  // Per location.
+  CHECK(contains(t.get(t.w.token_admin_a, location_path(t.w.loc_a2, "intercept")).body, "\"enabled\":false"));
+  CHECK(t.send("PUT", t.w.token_admin_a, intercept, "[1]").status == 400);
+
+  const std::string queue = "queues/" + t.w.queue_a1;
+  const std::vector<std::string> documents = {
+      "internalDialing", "musicOnHold", "voicemail", "voicePortal", "callCaptions", "privateNetworkConnect",
+      "outgoingPermission", "outgoingPermission/accessCodes", "outgoingPermission/autoTransferNumbers",
+      "emergencyCallNotification", "features/emergencyCallbackNumber", "features/hotDesking", "callParks/settings",
+      "callRecording/announcements", "callRecording/complianceAnnouncement", queue + "/forcedForward",
+      queue + "/holidayService", queue + "/nightService", queue + "/strandedCalls", queue + "/dnis/settings",
+      queue + "/callForwarding", "huntGroups/" + t.w.hunt_group_a1 + "/callForwarding"};
+  for (const auto& path : documents) {
+    CAPTURE(path);
+    auto r = t.get(t.w.token_admin_a, location_path(t.w.loc_a1, path));
+    CHECK(r.status == 200);
+    CHECK(contains(r.body, json_member("route", path)));
+    CHECK(t.send("PUT", t.w.token_admin_a, location_path(t.w.loc_a1, path), R"({"fakeMarker":42})").status == 204);
+    CHECK(contains(t.get(t.w.token_admin_a, location_path(t.w.loc_a1, path)).body, "\"fakeMarker\":42"));
+    CHECK(t.get(t.w.token_admin_b, location_path(t.w.loc_a1, path)).status == 404);
+  }
+  CHECK(contains(t.get(t.w.token_admin_a, location_path(t.w.loc_a1, "callParks/settings")).body,
+                 "\"callParkRecall\":{"));
+  // A queue's document needs the queue.
+  CHECK(t.get(t.w.token_admin_a, location_path(t.w.loc_a1, "queues/UVVFVUU/nightService")).status == 404);
+  // Each queue has its own.
+  const auto other = t.fake.add_item(t.w.loc_a1, "queues", "Other Queue");
+  CHECK(!contains(t.get(t.w.token_admin_a, location_path(t.w.loc_a1, "queues/" + other + "/nightService")).body,
+                  "fakeMarker"));
+}
+
+TEST_CASE("read-only answers stay reachable") {
+  world t;
+  for (const std::string path :
+       {"callParks/availableUsers", "callParks/availableRecallHuntGroups", "callPickups/availableUsers",
+        "paging/availableNumbers", "huntGroups/availableNumbers", "queues/dnis/availableNumbers", "availableNumbers",
+        "announcements/usage", "redSky/status", "callRecording/vendorUsers",
+        "dectNetworks/RGVDVE5FVA/serviceabilityPassword", "aiReceptionists/voices"}) {
+    CAPTURE(path);
+    auto r = t.get(t.w.token_admin_a, location_path(t.w.loc_a1, path));
+    CHECK(r.status == 200);
+    CHECK(r.body.starts_with("{" + json_member("route", path) + ",\"method\":\"GET\","));
+  }
+}
+
+TEST_CASE("a token limited to some kinds gets 403 for the others") {
+  world t;
+  const auto& token = t.w.token_park_reader_a1;
+  CHECK(t.get(token, call_park_path(t.w.loc_a1, t.w.park_a1)).status == 200);
+  CHECK(t.get(token, location_path(t.w.loc_a1, "callParks")).status == 200);
+  CHECK(t.get(token, location_path(t.w.loc_a1, "callParks/availableUsers")).status == 200);
+  CHECK(t.send("PUT", token, call_park_path(t.w.loc_a1, t.w.park_a1), R"({"parkOnAgentsEnabled":true})").status == 200);
+  for (const auto& [method, path] :
+       {std::pair<std::string, std::string>{"GET", item_path(t.w.loc_a1, "callPickups", t.w.pickup_a1)},
+        {"GET", location_path(t.w.loc_a1, "callPickups")},
+        {"POST", location_path(t.w.loc_a1, "huntGroups")},
+        {"DELETE", item_path(t.w.loc_a1, "schedules/holidays", t.w.schedule_a1)},
+        {"GET", item_path(t.w.loc_a1, "schedules/holidays/" + t.w.schedule_a1 + "/events", t.w.schedule_event_a1)},
+        {"GET", location_path(t.w.loc_a1, "callParks/settings")},
+        {"PUT", location_path(t.w.loc_a1, "intercept")},
+        {"GET", location_path(t.w.loc_a1)},
+        {"GET", "/v1/locations/" + t.w.loc_a1},
+        {"GET", "/v1/telephony/config/huntGroups"}}) {
+    CAPTURE(method);
+    CAPTURE(path);
+    auto r = t.send(method, token, path, R"({"name":"x"})");
+    CHECK(r.status == 403);
+    check_webex_error(r);
+  }
+  // Still a location admin of loc_a1 only.
+  CHECK(t.get(token, call_park_path(t.w.loc_a2, t.w.park_a2)).status == 403);
+  CHECK(t.fake.item_name(t.w.schedule_a1));  // the DELETE did nothing
+}
+
+TEST_CASE("a location admin may write a call queue but not read it") {
+  world t;
+  const auto& token = t.w.token_loc_admin_a1;
+  const auto queue = item_path(t.w.loc_a1, "queues", t.w.queue_a1);
+  auto denied = t.get(token, queue);
+  CHECK(denied.status == 403);
+  check_webex_error(denied);
+  CHECK(t.get(token, "/v1/telephony/config/queues?locationId=" + t.w.loc_a1).status == 403);
+  CHECK(t.send("PUT", token, queue, R"({"name":"Renamed Queue"})").status == 204);
+  CHECK(t.fake.item_name(t.w.queue_a1) == std::optional<std::string>("Renamed Queue"));
+  CHECK(t.send("POST", token, location_path(t.w.loc_a1, "queues"), R"({"name":"New Queue"})").status == 201);
+  // The queue's settings and the hunt groups stay readable; the full admin reads the queue.
+  CHECK(t.get(token, location_path(t.w.loc_a1, "queues/" + t.w.queue_a1 + "/nightService")).status == 200);
+  CHECK(t.get(token, location_path(t.w.loc_a1, "queues/availableNumbers")).status == 200);
+  CHECK(t.get(token, item_path(t.w.loc_a1, "huntGroups", t.w.hunt_group_a1)).status == 200);
+  CHECK(t.get(t.w.token_admin_a, queue).status == 200);
+  CHECK(t.send("DELETE", token, queue).status == 204);
+}
+
+TEST_CASE("the location: its calling details and the common API share its name") {
+  world t;
+  const auto details = location_path(t.w.loc_a1);
+  const auto common = "/v1/locations/" + t.w.loc_a1;
+  auto got = t.get(t.w.token_admin_a, details);
+  REQUIRE(got.status == 200);
+  CHECK(got.body.starts_with("{" + json_member("id", t.w.loc_a1) + "," + json_member("name", "Headquarters") + ","));
+  CHECK(contains(got.body, "\"callingLineId\":{"));
+  auto got_common = t.get(t.w.token_admin_a, common);
+  CHECK(got_common.status == 200);
+  CHECK(contains(got_common.body, json_member("orgId", t.w.org_a)));
+  CHECK(contains(got_common.body, "\"address\":{"));
+
+  auto put = t.send("PUT", t.w.token_admin_a, details, R"({"name":"Main Campus","outsideDialDigit":"0"})");
+  CHECK(put.status == 204);
+  CHECK(put.body.empty());
+  CHECK(t.fake.location_name(t.w.loc_a1) == "Main Campus");
+  auto renamed = t.get(t.w.token_admin_a, details);
+  CHECK(contains(renamed.body, json_member("name", "Main Campus")));
+  CHECK(contains(renamed.body, json_member("outsideDialDigit", "0")));
+  CHECK(contains(t.get(t.w.token_admin_a, common).body, json_member("name", "Main Campus")));
+
+  auto put_common = t.send("PUT", t.w.token_admin_a, common, R"({"name":"North Campus","timeZone":"Europe/Berlin"})");
+  CHECK(put_common.status == 204);
+  CHECK(contains(t.get(t.w.token_admin_a, details).body, json_member("name", "North Campus")));
+  CHECK(contains(t.get(t.w.token_admin_a, common).body, json_member("timeZone", "Europe/Berlin")));
+  CHECK(contains(t.get(t.w.token_admin_a, "/v1/telephony/config/huntGroups").body,
+                 json_member("locationName", "North Campus")));
+  CHECK(t.send("PUT", t.w.token_admin_a, common, R"({"name":""})").status == 400);
+
+  // The same reach as below the location.
+  CHECK(t.get(t.w.token_loc_admin_a1, details).status == 200);
+  CHECK(t.get(t.w.token_loc_admin_a1, location_path(t.w.loc_a2)).status == 403);
+  CHECK(t.send("PUT", t.w.token_loc_admin_a1, "/v1/locations/" + t.w.loc_a2, R"({"name":"x"})").status == 403);
+  CHECK(t.get(t.w.token_admin_b, details).status == 404);
+  CHECK(t.get(t.w.token_admin_b, common).status == 404);
+  CHECK(t.get(t.w.token_partner, with_orgid(common, t.w.org_a)).status == 200);
+  CHECK(t.get(t.w.token_admin_a, "/v1/locations/" + wcp::fake::webex_id("LOCATION", "nope")).status == 404);
+  CHECK(contains(t.get(t.w.token_admin_a, "/v1/locations").body, "\"method\":\"GET\""));  // the list: echoed
+  CHECK(t.fake.location_name(t.w.loc_a2) == "Branch Office");
+  CHECK_THROWS_AS(t.fake.location_name("nope"), std::invalid_argument);
+}
+
+TEST_CASE("add_item: collections, parents, names and paths") {
+  world t;
+  CHECK(item_path("L", "schedules/holidays", "S") == "/v1/telephony/config/locations/L/schedules/holidays/S");
+  CHECK(location_path("L") == "/v1/telephony/config/locations/L");
+  CHECK(location_path("L", "intercept") == "/v1/telephony/config/locations/L/intercept");
+  CHECK(item_path("L", "callParks", "P") == call_park_path("L", "P"));
+
+  CHECK_THROWS_AS(t.fake.add_item("nope", "callPickups", "x"), std::invalid_argument);
+  CHECK_THROWS_AS(t.fake.add_item(t.w.loc_a1, "nothing", "x"), std::invalid_argument);
+  CHECK_THROWS_AS(t.fake.add_item(t.w.loc_a1, "schedules", "x"), std::invalid_argument);  // the type is needed
+  CHECK_THROWS_AS(t.fake.add_item(t.w.loc_a1, "schedules/weekends", "x"), std::invalid_argument);
+  CHECK_THROWS_AS(t.fake.add_item(t.w.loc_a1, "huntGroups/SFVOVA/callForwarding/selectiveRules", "x"),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(t.fake.add_item(t.w.loc_a2, "schedules/holidays/" + t.w.schedule_a1 + "/events", "x"),
+                  std::invalid_argument);  // the schedule is in loc_a1
+  CHECK_THROWS_AS(t.fake.add_item(t.w.loc_a1, "callPickups", wcp::fake::demo_pickup_a1_name), std::invalid_argument);
+  // Kinds that keep their ID may share a name.
+  CHECK(t.fake.add_item(t.w.loc_a1, "huntGroups", wcp::fake::demo_hunt_group_a1_name) != t.w.hunt_group_a1);
+
+  // Same-named items of name-encoded kinds in two schedules share an ID, each found in its own.
+  const auto second = t.fake.add_item(t.w.loc_a1, "schedules/holidays", "Second");
+  const auto e2 = t.fake.add_item(t.w.loc_a1, "schedules/holidays/" + second + "/events",
+                                  wcp::fake::demo_schedule_event_a1_name);
+  CHECK(e2 == t.w.schedule_event_a1);
+  CHECK(t.send("DELETE", t.w.token_admin_a, item_path(t.w.loc_a1, "schedules/holidays/" + second + "/events", e2))
+            .status == 204);
+  CHECK(t.get(t.w.token_admin_a,
+              item_path(t.w.loc_a1, "schedules/holidays/" + t.w.schedule_a1 + "/events", t.w.schedule_event_a1))
+            .status == 200);
 }

@@ -15,24 +15,32 @@ demo_world populate_demo_world(fake_webex& fake) {
   fake.add_org(w.org_a);
   fake.add_org(w.org_b);
   fake.add_org(w.org_partner);
-  fake.add_location(w.org_a, w.loc_a1);
-  fake.add_location(w.org_a, w.loc_a2);
-  fake.add_location(w.org_b, w.loc_b1);
+  fake.add_location(w.org_a, w.loc_a1, demo_loc_a1_name);
+  fake.add_location(w.org_a, w.loc_a2, demo_loc_a2_name);
+  fake.add_location(w.org_b, w.loc_b1, demo_loc_b1_name);
 
   w.token_admin_a = "demo-admin-a-ZDI3MGEyYzQtNmFlNS00NDNh";
   w.token_loc_admin_a1 = "demo-locadmin-a1-YjQ0NzVmNDdlYTI5";
   w.token_admin_b = "demo-admin-b-OTJmMzRkYmItNjQwZC00";
   w.token_partner = "demo-partner-NmFlNS00NDNhLWFmNzYt";
+  w.token_park_reader_a1 = "demo-parkreader-a1-MmQ0ZTRiNmE4YzlkMGUx";
   fake.add_token({w.token_admin_a, w.org_a, {}, {}});
-  fake.add_token({w.token_loc_admin_a1, w.org_a, {}, {w.loc_a1}});
+  fake.add_token({w.token_loc_admin_a1, w.org_a, {}, {w.loc_a1}, {}, {"queues"}});
   fake.add_token({w.token_admin_b, w.org_b, {}, {}});
   fake.add_token({w.token_partner, w.org_partner, {w.org_a}, {}});
+  fake.add_token({w.token_park_reader_a1, w.org_a, {}, {w.loc_a1}, {"callParks"}});
 
   w.park_a1 = fake.add_call_park(w.loc_a1, demo_park_a1_name);
   w.park_a2 = fake.add_call_park(w.loc_a2, demo_park_a2_name);
   w.park_b1 = fake.add_call_park(w.loc_b1, demo_park_b1_name);
   w.paging_a1 = fake.add_paging_group(w.loc_a1, demo_paging_a1_name);
   w.paging_b1 = fake.add_paging_group(w.loc_b1, demo_paging_b1_name);
+  w.pickup_a1 = fake.add_item(w.loc_a1, "callPickups", demo_pickup_a1_name);
+  w.schedule_a1 = fake.add_item(w.loc_a1, "schedules/holidays", demo_schedule_a1_name);
+  w.schedule_event_a1 =
+      fake.add_item(w.loc_a1, "schedules/holidays/" + w.schedule_a1 + "/events", demo_schedule_event_a1_name);
+  w.hunt_group_a1 = fake.add_item(w.loc_a1, "huntGroups", demo_hunt_group_a1_name);
+  w.queue_a1 = fake.add_item(w.loc_a1, "queues", demo_queue_a1_name);
   return w;
 }
 

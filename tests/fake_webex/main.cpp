@@ -37,18 +37,28 @@ void print_world(const wcp::fake::fake_webex& fake, const wcp::fake::demo_world&
             << "org_a=" << w.org_a << "\n"
             << "org_b=" << w.org_b << "\n"
             << "org_partner=" << w.org_partner << "\n"
-            << "loc_a1=" << w.loc_a1 << "\n"
-            << "loc_a2=" << w.loc_a2 << "\n"
-            << "loc_b1=" << w.loc_b1 << "\n"
+            << "loc_a1=" << w.loc_a1 << "   (" << fake.location_name(w.loc_a1) << ")\n"
+            << "loc_a2=" << w.loc_a2 << "   (" << fake.location_name(w.loc_a2) << ")\n"
+            << "loc_b1=" << w.loc_b1 << "   (" << fake.location_name(w.loc_b1) << ")\n"
             << "park_a1=" << w.park_a1 << "   (" << wcp::fake::demo_park_a1_name << ", in loc_a1)\n"
             << "park_a2=" << w.park_a2 << "   (" << wcp::fake::demo_park_a2_name << ", in loc_a2)\n"
             << "park_b1=" << w.park_b1 << "   (" << wcp::fake::demo_park_b1_name << ", in loc_b1)\n"
             << "paging_a1=" << w.paging_a1 << "   (" << wcp::fake::demo_paging_a1_name << ", in loc_a1)\n"
             << "paging_b1=" << w.paging_b1 << "   (" << wcp::fake::demo_paging_b1_name << ", in loc_b1)\n"
+            << "pickup_a1=" << w.pickup_a1 << "   (" << wcp::fake::demo_pickup_a1_name << ", in loc_a1)\n"
+            << "schedule_a1=" << w.schedule_a1 << "   (holidays: " << wcp::fake::demo_schedule_a1_name
+            << ", in loc_a1)\n"
+            << "schedule_event_a1=" << w.schedule_event_a1 << "   (" << wcp::fake::demo_schedule_event_a1_name
+            << ", in schedule_a1)\n"
+            << "hunt_group_a1=" << w.hunt_group_a1 << "   (" << wcp::fake::demo_hunt_group_a1_name << ", in loc_a1)\n"
+            << "queue_a1=" << w.queue_a1 << "   (" << wcp::fake::demo_queue_a1_name << ", in loc_a1)\n"
             << "token_admin_a=" << w.token_admin_a << "   (full admin of org A)\n"
-            << "token_loc_admin_a1=" << w.token_loc_admin_a1 << "   (location admin of loc_a1)\n"
+            << "token_loc_admin_a1=" << w.token_loc_admin_a1
+            << "   (location admin of loc_a1; may write call queues, not read them)\n"
             << "token_admin_b=" << w.token_admin_b << "   (full admin of org B)\n"
-            << "token_partner=" << w.token_partner << "   (partner; acts on org A with ?orgId=org_a)\n\n"
+            << "token_partner=" << w.token_partner << "   (partner; acts on org A with ?orgId=org_a)\n"
+            << "token_park_reader_a1=" << w.token_park_reader_a1
+            << "   (location admin of loc_a1, call parks only)\n\n"
             << "Examples:\n"
             << "  curl -si " << insecure << "-H 'Authorization: Bearer " << w.token_admin_a << "' '" << url
             << wcp::fake::call_park_path(w.loc_a1, w.park_a1) << "'\n"
@@ -59,6 +69,15 @@ void print_world(const wcp::fake::fake_webex& fake, const wcp::fake::demo_world&
             << wcp::fake::call_park_path(w.loc_a1, w.park_a1) << "'\n"
             << "  curl -si " << insecure << "-H 'Authorization: Bearer " << w.token_loc_admin_a1 << "' '" << url
             << wcp::fake::call_park_path(w.loc_a2, w.park_a2) << "'   # 403\n"
+            << "  curl -si " << insecure << "-H 'Authorization: Bearer " << w.token_admin_a << "' '" << url
+            << wcp::fake::item_path(w.loc_a1, "schedules/holidays", w.schedule_a1) << "'   # with its events\n"
+            << "  curl -si " << insecure << "-H 'Authorization: Bearer " << w.token_admin_a << "' '" << url
+            << "/v1/telephony/config/huntGroups?locationId=" << w.loc_a1 << "&max=1'   # org-wide list\n"
+            << "  curl -si " << insecure << "-H 'Authorization: Bearer " << w.token_admin_a << "' '" << url
+            << wcp::fake::location_path(w.loc_a1, "huntGroups/" + w.hunt_group_a1 + "/callForwarding")
+            << "'   # a settings document\n"
+            << "  curl -si " << insecure << "-H 'Authorization: Bearer " << w.token_park_reader_a1 << "' '" << url
+            << wcp::fake::location_path(w.loc_a1, "callPickups") << "'   # 403: call parks only\n"
             << "  curl -si " << insecure << "-H 'Authorization: Bearer " << w.token_admin_b << "' '" << url
             << "/v1/people/me?x=1'   # echo\n"
             << std::endl;
