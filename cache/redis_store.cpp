@@ -3,6 +3,8 @@
 #include <array>
 #include <charconv>
 
+#include <openssl/sha.h>
+
 namespace wcp::cache {
 
 namespace {
@@ -79,6 +81,38 @@ end
 return 1
 )lua";
 
+// A script sent by its SHA-1 (EVALSHA: the hit path sends a digest, not the script), and whole
+// only when this Redis does not know it yet (NOSCRIPT: a new or restarted server, a failover).
+struct script {
+  std::string_view text;
+  std::string sha1;  // hex
+
+  explicit script(std::string_view t) : text(t) {
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(t.data()), t.size(), digest);
+    static constexpr char hex[] = "0123456789abcdef";
+    for (unsigned char b : digest) {
+      sha1 += hex[b >> 4];
+      sha1 += hex[b & 0xf];
+    }
+  }
+};
+
+// `args`: the key count, the keys, then the arguments.
+net::awaitable<redis_result> run_script(redis_connection& conn, const script& s,
+                                        std::vector<std::string> args, std::uint64_t in_session) {
+  args.insert(args.begin(), {"EVALSHA", s.sha1});
+  auto r = co_await conn.command(args, in_session);
+  const bool unknown = !r.ec && r.reply.type == redis_reply::kind::error &&
+                       r.reply.str.starts_with("NOSCRIPT");
+  if (unknown) {
+    args[0] = "EVAL";
+    args[1] = std::string(s.text);
+    r = co_await conn.command(std::move(args), in_session);
+  }
+  co_return r;
+}
+
 std::uint64_t parse_u64(const redis_reply& r) {
   if (r.type == redis_reply::kind::integer) return r.integer < 0 ? 0 : static_cast<std::uint64_t>(r.integer);
   if (r.type != redis_reply::kind::string) return 0;
@@ -119,11 +153,12 @@ net::awaitable<entry_ptr> redis_store::lookup(const variant_key& key) {
 }
 
 net::awaitable<entry_ptr> redis_store::fetch(const variant_key& key, std::uint64_t in_session) {
-  auto r = co_await conn_->command(argv("EVAL", std::string(lookup_script), "3",
-                                        entry_key(key.resource),
-                                        location_generation_key(key.resource.location),
-                                        epoch_key(), variant_field(key)),
-                                   in_session);
+  static const script lookup(lookup_script);
+  auto r = co_await run_script(*conn_, lookup,
+                               argv("3", entry_key(key.resource),
+                                    location_generation_key(key.resource.location), epoch_key(),
+                                    variant_field(key)),
+                               in_session);
   if (r.ec || r.reply.type != redis_reply::kind::string) co_return nullptr;
   auto e = deserialise(r.reply.str);
   if (!e) {
@@ -158,15 +193,16 @@ net::awaitable<shared_write> redis_store::store_entry(const variant_key& key, co
                                                       fill_ticket ticket,
                                                       milliseconds keep_for) {
   if (!ticket.shared.known) co_return shared_write::failed;
-  auto r = co_await conn_->command(argv("EVAL", std::string(insert_script), "4",
-                                    entry_key(key.resource), generation_key(key.resource),
+  static const script insert(insert_script);
+  auto r = co_await run_script(*conn_, insert,
+                               argv("4", entry_key(key.resource), generation_key(key.resource),
                                     location_generation_key(key.resource.location), epoch_key(),
                                     std::to_string(ticket.shared.resource),
                                     std::to_string(ticket.shared.location),
                                     std::to_string(ticket.shared.everything),
                                     variant_field(key), serialise(e),
                                     std::to_string(std::max<std::int64_t>(1, keep_for.count()))),
-                                   ticket.shared.session);
+                               ticket.shared.session);
   if (r.ec || r.reply.type != redis_reply::kind::integer) co_return shared_write::failed;
   co_return r.reply.integer == 1 ? shared_write::done : shared_write::fenced;
 }

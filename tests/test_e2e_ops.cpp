@@ -492,7 +492,8 @@ TEST_CASE("cache-ttl.KIND: each kind its own freshness - changed live by a reloa
   auto w = fake::populate_demo_world(f);
   const auto dir = test::make_temp_dir("wcp-kind-ttl-");
   const auto conf = dir + "/proxy.conf";
-  std::ofstream(conf) << "cache-ttl = 300s\ncache-ttl.paging = 0\n";
+  std::ofstream(conf) << "cache-ttl = 300s\ncache-ttl.paging = 0\ncache-ttl.schedules = 0\n"
+                          "cache-ttl.settings = 0\n";
   auto p = test::start_proxy({"--upstream", f.base_url(), "--config", conf});
   const auto park = fake::call_park_path(w.loc_a1, w.park_a1);
   const auto paging = fake::paging_path(w.loc_a1, w.paging_a1);
@@ -505,6 +506,18 @@ TEST_CASE("cache-ttl.KIND: each kind its own freshness - changed live by a reloa
   REQUIRE(x_cache(paging) == "MISS");
   CHECK(x_cache(paging) == "MISS");  // never fresh: every read goes to Webex
   CHECK(f.count("GET", "/paging/") == 2);
+  // The other kinds of the route table: each its own line, or cache-ttl.
+  const auto schedule = fake::item_path(w.loc_a1, "schedules/holidays", w.schedule_a1);
+  const auto schedules = fake::location_path(w.loc_a1, "schedules?max=5");
+  const auto intercept = fake::location_path(w.loc_a1, "intercept");
+  const auto pickup = fake::item_path(w.loc_a1, "callPickups", w.pickup_a1);
+  for (const auto& never_fresh : {schedule, schedules, intercept}) {
+    CAPTURE(never_fresh);
+    REQUIRE(x_cache(never_fresh) == "MISS");
+    CHECK(x_cache(never_fresh) == "MISS");
+  }
+  REQUIRE(x_cache(pickup) == "MISS");
+  CHECK(x_cache(pickup) == "HIT");
 
   std::ofstream(conf) << "cache-ttl = 300s\ncache-ttl.callParks = 0\ncache-ttl.paging = 5m\n";
   const auto mark = p.proc->output().size();

@@ -302,6 +302,30 @@ TEST_CASE("redis store: dropping a location is one generation bump that every lo
   CHECK(e->body == "new");
 }
 
+TEST_CASE("redis store: scripts go by their digest - and whole to a Redis that does not know them") {
+  redis_backend b;
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    // A Redis that lost its scripts (restarted, or a new master after a failover).
+    REQUIRE(b.server.cli({"SCRIPT", "FLUSH"}) == "OK");
+    auto t = run(b.ioc, b.s->begin_fill(park));
+    REQUIRE(run(b.ioc, b.s->insert(own, make_entry("{}"), t, seconds(60))));
+    REQUIRE(b.server.cli({"SCRIPT", "FLUSH"}) == "OK");
+    CHECK(run(b.ioc, b.s->lookup(own)) != nullptr);
+  }
+  // Once known, the scripts are sent by digest only.
+  auto calls = [&](const std::string& command) {
+    const auto stats = b.server.cli({"INFO", "commandstats"});
+    const auto at = stats.find("cmdstat_" + command + ":calls=");
+    return at == std::string::npos ? 0 : std::stoi(stats.substr(at + command.size() + 15));
+  };
+  const int evals = calls("eval"), evalshas = calls("evalsha");
+  CHECK(evals == 4);  // each script twice, after each flush
+  for (int i = 0; i < 3; ++i) CHECK(run(b.ioc, b.s->lookup(own)) != nullptr);
+  CHECK(calls("eval") == evals);
+  CHECK(calls("evalsha") == evalshas + 3);
+}
+
 TEST_CASE("redis store: an entry's generations outlive it, so they never count up to its stamp again") {
   redis_backend b;
   REQUIRE(run(b.ioc, b.s->drop_location("TE9DMQ")));  // the generation exists, with its 24 h TTL
