@@ -14,14 +14,6 @@ std::string_view scope_key_view(const grant_scope& s) {
 }
 }  // namespace
 
-bool is_grant_kind(std::string_view kind) {
-  if (kind.empty() || kind.size() > 128) return false;
-  for (char c : kind)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
-          c == '{' || c == '}'))
-      return false;
-  return true;
-}
 
 memory_grants::memory_grants(std::size_t shard_count) {
   if (shard_count == 0) shard_count = 1;

@@ -30,8 +30,6 @@ struct grant_scope {
   std::string kind;
 };
 
-// Whether `kind` may name a grant's kind (what a message from another instance must hold).
-bool is_grant_kind(std::string_view kind);
 
 class grant_store {
  public:

@@ -65,6 +65,15 @@ bool is_resource_name(std::string_view what) {
   return true;
 }
 
+bool is_grant_kind(std::string_view kind) {
+  if (kind.empty() || kind.size() > 128) return false;
+  for (char c : kind)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+          c == '{' || c == '}'))
+      return false;
+  return true;
+}
+
 std::string_view normalise_id(std::string_view id) {
   while (!id.empty() && id.back() == '=') id.remove_suffix(1);
   return id;

@@ -63,6 +63,11 @@ std::string_view normalise_id(std::string_view id);
 // characters of [A-Za-z0-9=_-/?&%.~]; empty for a location's own details).
 bool is_resource_name(std::string_view what);
 
+// Whether `kind` may name what a grant covers (a kind's name, or a settings path pattern such as
+// "queues/{id}/forcedForward"): 1-128 letters, digits and "/{}". What a message from another
+// instance must hold.
+bool is_grant_kind(std::string_view kind);
+
 struct resource_key {
   resource_kind kind = resource_kind::call_park;
   std::string location;  // normalised

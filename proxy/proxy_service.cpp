@@ -236,7 +236,7 @@ Cell& proxy_metrics::resolve(std::atomic<Cell*>& slot, family<Cell>& f,
 namespace {
 
 // The slot of a route label: a kind's (by cache::resource_kind), then passthrough, then
-// invalid; `slots` (none) for a label that is none of these.
+// invalid; past those (no slot) for a label that is none of these.
 std::size_t route_slot(std::string_view route) {
   constexpr std::size_t kinds = cache::resource_kind_count;
   if (route == "passthrough") return kinds;
