@@ -88,6 +88,10 @@ struct server::impl {
   std::optional<link_rewriter> links;  // from --upstream and --public-url
   std::shared_ptr<ssl::context> tls;         // upstream (client side)
   std::shared_ptr<ssl::context> client_tls;  // client listener (server side), with --tls-cert
+  // What requests and background refreshes run through. It holds no I/O object, and outlives the
+  // event loops: coroutines still suspended when a drain times out are destroyed with their loop,
+  // and their guards (a flight's, a refresh's count) still reach it then.
+  std::unique_ptr<proxy_service> service;
   // The event loops. Everything declared below holds I/O objects on them or uses what does, so it
   // is destroyed (in reverse order of declaration) before the loops are.
   std::vector<std::unique_ptr<worker>> workers;
@@ -105,7 +109,6 @@ struct server::impl {
   std::unique_ptr<cache::tiered_cache> tiered;
   cache::memory_store* l1 = nullptr;
   cache::store* store_iface = nullptr;
-  std::unique_ptr<proxy_service> service;
   std::optional<net::ip::tcp::acceptor> client_acceptor;
   std::string admin_token;  // --admin-token-file's token, re-read on reload (control thread)
   // Installed before the listener lines are logged: a reload or stop sent as soon as the daemon
@@ -350,6 +353,9 @@ struct server::impl {
     if (state.connections.load() > 0)
       log::warn("drain timeout: closing the connections still open",
                 {{"connections", state.connections.load()}});
+    else if (service->refreshes_in_flight() > 0)
+      log::warn("drain timeout: ending the background refreshes still under way",
+                {{"refreshes", service->refreshes_in_flight()}});
     else
       log::info("drained");
     if (admin_acceptor) admin_acceptor->close(ignored);

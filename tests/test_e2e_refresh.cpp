@@ -16,6 +16,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -235,4 +236,23 @@ TEST_CASE("refresh-ahead 0 is off: the caller after the expiry waits on upstream
   const auto misses = non_hits_over(1500ms, [&] { return s.get(path, w.token_admin_a); });
   CHECK(misses.size() == 1);
   CHECK(s.metric(started) == 0);
+}
+
+TEST_CASE("refresh-ahead: SIGTERM with a refresh under way waits for it (within --drain-timeout) and exits 0") {
+  stack s({"--cache-ttl", "2s", "--refresh-ahead", "0.5", "--drain-timeout", "1s"});
+  const auto& w = s.world;
+  const auto path = park_path(w);
+  REQUIRE(s.get(path, w.token_admin_a).header("X-Cache") == "MISS");
+  // A refresh that upstream does not answer.
+  s.fake.hold_next("GET", path);
+  REQUIRE(eventually([&] {
+    s.get(path, w.token_admin_a);
+    return s.fake.held() == 1;
+  }));
+  s.proxy.proc->signal(SIGTERM);
+  const auto code = s.proxy.proc->wait(10s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(s.proxy.proc->output().find("drain timeout") != std::string::npos);
+  s.fake.release_held();
 }
