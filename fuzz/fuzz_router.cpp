@@ -39,6 +39,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   using wcp::proxy::route_kind;
   const wcp::proxy::route r = wcp::proxy::route_request(method, target);
+  {
+    // The router's own split of plain targets decides as the URL library's would.
+    const wcp::proxy::route u = wcp::proxy::route_request_with_url_library(method, target);
+    FUZZ_CHECK(r.kind == u.kind && r.row == u.row && r.error == u.error &&
+               r.location_id == u.location_id && r.resource_id == u.resource_id &&
+               r.org_id == u.org_id && r.write_location == u.write_location &&
+               r.cacheable == u.cacheable && r.resource_key.str() == u.resource_key.str());
+  }
   const std::string_view label = wcp::proxy::route_label(r);
   FUZZ_CHECK(!label.empty());
 

@@ -99,6 +99,26 @@ std::optional<refusal> check_host(unsigned version, std::size_t count, std::stri
   }
   auto bad = [] { return refusal{400, "The Host header is not a valid host[:port].", "host"}; };
   if (value.empty()) return bad();
+  // The common case without the URL parser: a name or IPv4 address, and a port in range.
+  {
+    const auto colon = value.find(':');
+    const auto host = value.substr(0, colon);
+    bool plain = !host.empty();
+    for (char c : host)
+      plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '.' || c == '-');
+    if (plain && colon != std::string_view::npos) {
+      const auto port = value.substr(colon + 1);
+      unsigned number = 0;
+      plain = !port.empty() && port.size() <= 5;
+      for (char c : port) {
+        plain = plain && c >= '0' && c <= '9';
+        number = number * 10 + static_cast<unsigned>(c - '0');
+      }
+      plain = plain && number > 0 && number <= 65535;
+    }
+    if (plain) return std::nullopt;
+  }
   auto authority = boost::urls::parse_authority(value);
   if (!authority || authority->has_userinfo() || authority->encoded_host().empty()) return bad();
   if (authority->has_port()) {

@@ -37,32 +37,136 @@ constexpr std::size_t max_path_segments = 10;
 
 }  // namespace
 
-route route_request(std::string_view method, std::string_view target) {
-  auto parsed = boost::urls::parse_origin_form(target);
-  if (!parsed) return invalid("The request target is not a valid path.");
-  const boost::urls::url_view& url = *parsed;
+namespace {
 
-  // Segments as views: into the target itself, or (rarely: only when percent-encoded) into
-  // `decoded`, whose elements never move once added.
-  // Only the first few are kept: no route the proxy caches is longer.
+// One query parameter, decoded.
+struct query_param {
+  std::string_view key, value;
+  bool has_value = false;
+};
+
+// A target split into (the first max_path_segments) path segments and query parameters, all
+// decoded; `count` counts every segment. Views into the target or into `decoded`.
+struct split_target {
   std::array<std::string_view, max_path_segments> segments;
   std::size_t count = 0;
-  std::forward_list<std::string> decoded;
+  std::string_view path;  // as sent
+  bool dot_segment = false;  // a segment is "." or ".." (decoded)
+  std::vector<query_param> params;
+  std::forward_list<std::string> decoded;  // elements never move once added
+};
+
+// Characters that need no decoding and mean the same to every URL parser: unreserved, '/', and
+// one '?' with '&' and '=' in the query.
+constexpr bool plain_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '/' || c == '&' || c == '=';
+}
+
+// The common case, without a URL parser: a target of plain characters only, whose query (if any)
+// has no empty parameter. Returns false for anything else, which the URL library parses.
+bool split_plain(std::string_view target, split_target& out) {
+  if (target.empty() || target.front() != '/') return false;
+  std::size_t question = std::string_view::npos;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    const char c = target[i];
+    if (plain_char(c)) continue;
+    if (c == '?' && question == std::string_view::npos) {
+      question = i;
+      continue;
+    }
+    return false;
+  }
+  out.path = target.substr(0, question);
+  if (out.path.find_first_of("&=") != std::string_view::npos) return false;
+  if (out.path.size() > 1) {
+    std::string_view rest = out.path.substr(1);
+    for (;;) {
+      const auto slash = rest.find('/');
+      const auto seg = rest.substr(0, slash);
+      if (seg == "." || seg == "..") out.dot_segment = true;
+      if (out.count < out.segments.size()) out.segments[out.count] = seg;
+      ++out.count;
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+  }
+  if (question == std::string_view::npos) return true;
+  std::string_view query = target.substr(question + 1);
+  if (query.empty()) return false;
+  for (;;) {
+    const auto amp = query.find('&');
+    const auto piece = query.substr(0, amp);
+    if (piece.empty()) return false;
+    const auto eq = piece.find('=');
+    query_param p;
+    p.key = piece.substr(0, eq);
+    if (eq != std::string_view::npos) {
+      p.value = piece.substr(eq + 1);
+      p.has_value = true;
+    }
+    out.params.push_back(p);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return true;
+}
+
+// Everything else, through the URL library. False: not a valid origin-form target.
+bool split_with_url_library(std::string_view target, split_target& out) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return false;
+  const boost::urls::url_view& url = *parsed;
   for (auto seg : url.encoded_segments()) {
     std::string_view s = seg;
-    if (s.find('%') != std::string_view::npos) s = decoded.emplace_front(seg.decode());
-    if (s == "." || s == "..") return invalid("The request path must not contain dot segments.");
-    if (count < segments.size()) segments[count] = s;
-    ++count;
+    if (s.find('%') != std::string_view::npos) s = out.decoded.emplace_front(seg.decode());
+    if (s == "." || s == "..") out.dot_segment = true;
+    if (out.count < out.segments.size()) out.segments[out.count] = s;
+    ++out.count;
   }
-  const std::string_view path = url.encoded_path();
-  if (path.find("//") != std::string_view::npos)
+  out.path = url.encoded_path();
+  for (auto param : url.params()) {
+    query_param p;
+    p.key = out.decoded.emplace_front(param.key);
+    p.has_value = param.has_value;
+    if (param.has_value) p.value = out.decoded.emplace_front(param.value);
+    out.params.push_back(p);
+  }
+  return true;
+}
+
+route route_target(std::string_view method, split_target& t);
+
+}  // namespace
+
+route route_request(std::string_view method, std::string_view target) {
+  split_target t;
+  if (!split_plain(target, t)) {
+    t = split_target{};
+    if (!split_with_url_library(target, t)) return invalid("The request target is not a valid path.");
+  }
+  return route_target(method, t);
+}
+
+route route_request_with_url_library(std::string_view method, std::string_view target) {
+  split_target t;
+  if (!split_with_url_library(target, t)) return invalid("The request target is not a valid path.");
+  return route_target(method, t);
+}
+
+namespace {
+
+route route_target(std::string_view method, split_target& t) {
+  const auto& segments = t.segments;
+  const std::size_t count = t.count;
+  if (t.dot_segment) return invalid("The request path must not contain dot segments.");
+  if (t.path.find("//") != std::string_view::npos)
     return invalid("The request path must not contain empty segments.");
 
   // A repeated orgId is read as the last one by some parsers and as the first by others (Webex):
   // refused on every route, so that the proxy and Webex never act on different orgs.
   std::size_t org_params = 0;
-  for (auto param : url.params())
+  for (const auto& param : t.params)
     if (param.key == "orgId" && ++org_params > 1)
       return invalid("The orgId parameter must not be given more than once.");
 
@@ -119,7 +223,7 @@ route route_request(std::string_view method, std::string_view target) {
   std::optional<std::string_view> location;
   if (under_location) location = segments[4];
   std::vector<std::pair<std::string, std::string>> key_params;  // (name, canonical "name=value")
-  for (auto param : url.params()) {
+  for (const auto& param : t.params) {
     if (param.key == "orgId") {
       if (!param.has_value || !cache::is_valid_id(param.value))
         return invalid("The orgId parameter is not valid: expected 1-512 characters of "
@@ -166,6 +270,8 @@ route route_request(std::string_view method, std::string_view target) {
   }
   return r;
 }
+
+}  // namespace
 
 namespace {
 

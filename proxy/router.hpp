@@ -51,6 +51,10 @@ struct route {
 
 route route_request(std::string_view method, std::string_view target);
 
+// The same, with every target parsed by the URL library (route_request() splits a target of
+// plain characters itself): for tests and the fuzzer, which check that both agree.
+route route_request_with_url_library(std::string_view method, std::string_view target);
+
 // Bounded metric label: the kind's label for cached reads and item writes ("call_park",
 // "paging_group", "settings", "hunt_group", ...), else "passthrough" or "invalid".
 std::string_view route_label(const route& r) noexcept;

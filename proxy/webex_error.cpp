@@ -1,6 +1,7 @@
 #include "proxy/webex_error.hpp"
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -25,11 +26,20 @@ std::string webex_error_body(std::string_view message, std::string_view tracking
 std::string new_tracking_id() {
   static std::atomic<std::uint64_t> counter{0};
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "WEBEXCACHEPROXY_%016llx_%llu",
-                static_cast<unsigned long long>(rng()),
-                static_cast<unsigned long long>(counter.fetch_add(1) + 1));
-  return buf;
+  // WEBEXCACHEPROXY_<16 hex digits>_<counter>, written by hand (snprintf was a visible part of
+  // a cache hit's cost).
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out = "WEBEXCACHEPROXY_";
+  out.resize(out.size() + 16);
+  auto random = rng();
+  for (std::size_t i = out.size(); i-- > out.size() - 16;) {
+    out[i] = digits[random & 0xf];
+    random >>= 4;
+  }
+  char number[24];
+  const auto n = std::to_chars(number, number + sizeof number, counter.fetch_add(1) + 1);
+  out.append("_").append(number, n.ptr);
+  return out;
 }
 
 }  // namespace wcp::proxy

@@ -52,11 +52,13 @@ TEST_CASE("Host: exactly one on HTTP/1.1, at most one on HTTP/1.0, and a valid h
   CHECK_FALSE(check_host(11, 1, "api.example.com:8443"));
   CHECK_FALSE(check_host(11, 1, "127.0.0.1:80"));
   CHECK_FALSE(check_host(11, 1, "[::1]:8080"));
+  CHECK_FALSE(check_host(11, 1, "a-b.example:65535"));
+  CHECK_FALSE(check_host(11, 1, "a:00080"));
   CHECK_FALSE(check_host(10, 0, ""));
   CHECK(check_host(11, 0, "")->status == 400);
   CHECK(check_host(11, 2, "a")->status == 400);
   CHECK(check_host(10, 2, "a")->status == 400);
-  for (auto bad : {"", "a b", "user@host", "a/b", "a:99999x", "a:0", "[::1", "a?b", "a#b", "a:123456"}) {
+  for (auto bad : {"", "a b", "user@host", "a/b", "a:99999x", "a:0", "[::1", "a?b", "a#b", "a:123456", ":80", "a:", "a:00000", "a:-1"}) {
     CAPTURE(bad);
     auto r = check_host(11, 1, bad);
     REQUIRE(r);

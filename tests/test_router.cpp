@@ -3,6 +3,8 @@
 #include "proxy/router.hpp"
 
 #include <set>
+#include <string>
+#include <vector>
 
 using wcp::cache::resource_kind;
 using wcp::proxy::route_kind;
@@ -82,7 +84,7 @@ TEST_CASE("orgId is kept - other parameters make a read uncacheable") {
 }
 
 TEST_CASE("a repeated orgId is refused on every route and method") {
-  for (const std::string target :
+  for (const std::string& target :
        {base + "/callParks/" + park + "?orgId=A&orgId=B", base + "/callParks/" + park + "?orgId=A&orgId=A",
         base + "/paging/UEFHSU5H?orgId=A&max=1&orgId=B", base + "/callParks/settings?orgId=A&orgId=B",
         std::string("/v1/people?orgId=A&%6FrgId=B"), std::string("/v1/locations?orgId=&orgId=B")}) {
@@ -331,5 +333,41 @@ TEST_CASE("the table: literal rows before the IDs they look like, patterns of kn
     CHECK(wcp::cache::label_of(row.kind) != "unknown");
     if (row.renames) CHECK(row.shape == wcp::proxy::route_shape::item);
     if (row.shape == wcp::proxy::route_shape::settings) CHECK(row.kind == resource_kind::settings);
+  }
+}
+
+TEST_CASE("the router's own split of plain targets decides as the URL library does") {
+  // Plain targets (the router splits them itself) beside targets only the URL library takes.
+  const std::string park_path = base + "/callParks/" + park;
+  const std::vector<std::string> targets = {
+      park_path, park_path + "?orgId=T1JH", park_path + "?orgId=T1JH&orgId=T1JH",
+      park_path + "?orgId", park_path + "?orgId=", park_path + "?", park_path + "?&",
+      park_path + "?a=1&&b=2", park_path + "?x=1=2", park_path + "/", park_path + "//",
+      base + "/./callParks/" + park, base + "/callParks/..", base + "/callParks/%2E%2E",
+      base + "/callParks?max=2&start=0", base + "/callParks?start=0&max=2&max=3",
+      base + "/callParks?name=a+b", base + "/callParks?name=a%20b", base + "/callParks?name=a%2Bb",
+      "/v1/telephony/config/huntGroups?locationId=" + loc, "/v1/telephony/config/huntGroups?locationId=" + loc + "&locationId=" + loc,
+      "/v1/telephony/config/huntGroups?max=5&locationId=" + loc, "/v1/telephony/config/huntGroups",
+      base, base + "/", "/v1/locations/" + loc, "/v1/locations/" + loc + "/", "/", "/v1",
+      "/v1/telephony/config/locations/bad!id/callParks/" + park, base + "/callParks/" + park + "%3D",
+      base + "/callParks/Y2lz%59", base + "/callParks/" + park + "?orgId=T1%4AH", base + "/a/b/c/d/e/f/g/h/i/j/k",
+      base + "/a/b/c/d/e/f/g/h/i/j/..", base + "/schedules/holidays/" + park + "/events/" + park,
+      base + "/callParks/~x", base + "/callParks/_-.", base + "/intercept?orgId=T1JH"};
+  for (const auto* method : {"GET", "HEAD", "PUT", "DELETE", "POST"}) {
+    for (const auto& target : targets) {
+      CAPTURE(method);
+      CAPTURE(target);
+      const auto r = route_request(method, target);
+      const auto u = wcp::proxy::route_request_with_url_library(method, target);
+      CHECK(r.kind == u.kind);
+      CHECK(r.row == u.row);
+      CHECK(r.error == u.error);
+      CHECK(r.location_id == u.location_id);
+      CHECK(r.resource_id == u.resource_id);
+      CHECK(r.org_id == u.org_id);
+      CHECK(r.write_location == u.write_location);
+      CHECK(r.cacheable == u.cacheable);
+      CHECK(r.resource_key.str() == u.resource_key.str());
+    }
   }
 }
