@@ -169,6 +169,13 @@ net::awaitable<entry_ptr> redis_store::fetch(const variant_key& key, std::uint64
   co_return std::make_shared<const entry>(std::move(*e));
 }
 
+net::awaitable<bool> redis_store::claim_refresh(const variant_key& key, milliseconds hold) {
+  const auto ms = std::max<std::int64_t>(hold.count(), 1);
+  auto r = co_await conn_->command(argv("SET", prefix_ + "refresh:" + key.resource.str() + variant_field(key), "1",
+                                        "NX", "PX", std::to_string(ms)));
+  co_return !r.ec && r.reply.type == redis_reply::kind::status;
+}
+
 net::awaitable<fill_ticket> redis_store::begin_fill(const resource_key& key) {
   auto r = co_await conn_->command(
       argv("MGET", generation_key(key), location_generation_key(key.location), epoch_key()));

@@ -53,6 +53,8 @@ class redis_store final : public store {
   net::awaitable<void> invalidate(const resource_key& key) override;
   net::awaitable<void> invalidate_location(std::string_view location) override;
   net::awaitable<bool> invalidated_since(const resource_key& key, fill_ticket ticket) override;
+  // SET NX PX on `refresh:<entry key>@<org form>`.
+  net::awaitable<bool> claim_refresh(const variant_key& key, std::chrono::milliseconds hold) override;
 
   // lookup() on one session's link only.
   net::awaitable<entry_ptr> fetch(const variant_key& key, std::uint64_t in_session);

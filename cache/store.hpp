@@ -61,6 +61,27 @@ class store {
   // request that arrives after an invalidation away from a fetch that began before it.
   virtual net::awaitable<bool> invalidated_since(const resource_key& key, fill_ticket ticket) = 0;
 
+  // An entry for this variant stored after `stored_after`, when the store has one beyond the
+  // copy lookup() gave (with Redis: another instance refreshed it while L1 kept the older
+  // copy); else nullptr. The in-process store holds one copy only.
+  virtual net::awaitable<entry_ptr> lookup_newer(const variant_key& key,
+                                                 wall_clock::time_point stored_after) {
+    (void)key;
+    (void)stored_after;
+    co_return nullptr;
+  }
+
+  // Claims, for `hold`, the one background refresh of this variant among every instance that
+  // shares the store; false: another instance holds the claim (or the shared store could not
+  // be asked). A store no other instance shares has nobody to ask: the proxy keeps its own
+  // claims.
+  virtual net::awaitable<bool> claim_refresh(const variant_key& key,
+                                             std::chrono::milliseconds hold) {
+    (void)key;
+    (void)hold;
+    co_return true;
+  }
+
   // Drops every variant of the resource and fences fills that began before now.
   virtual net::awaitable<void> invalidate(const resource_key& key) = 0;
 

@@ -195,6 +195,26 @@ net::awaitable<fill_ticket> tiered_cache::begin_fill(const resource_key& key) {
   co_return t;
 }
 
+net::awaitable<entry_ptr> tiered_cache::lookup_newer(const variant_key& key,
+                                                     wall_clock::time_point stored_after) {
+  // Without L1 every lookup read Redis already.
+  if (!l1_) co_return nullptr;
+  const fill_ticket local = l1_->ticket(key.resource);
+  const auto session = readable_session();
+  if (session == 0) co_return nullptr;
+  auto e = co_await l2_.fetch(key, session);
+  if (!e || e->stored_at <= stored_after) co_return nullptr;
+  stats_.l2_hits.fetch_add(1, std::memory_order_relaxed);
+  l1_->put(key, e, local, std::chrono::duration_cast<milliseconds>(e->expires_at - e->stored_at));
+  co_return e;
+}
+
+net::awaitable<bool> tiered_cache::claim_refresh(const variant_key& key, milliseconds hold) {
+  // Not reading Redis (down, or its journal not applied yet): no claim, no refresh.
+  if (readable_session() == 0) co_return false;
+  co_return co_await l2_.claim_refresh(key, hold);
+}
+
 net::awaitable<bool> tiered_cache::insert(const variant_key& key, entry_ptr e, fill_ticket ticket,
                                           milliseconds keep_for) {
   const auto shared = co_await l2_.store_entry(key, *e, ticket, keep_for);

@@ -63,6 +63,10 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   net::awaitable<void> invalidate(const resource_key& key) override;
   net::awaitable<void> invalidate_location(std::string_view location) override;
   net::awaitable<bool> invalidated_since(const resource_key& key, fill_ticket ticket) override;
+  // Redis's copy when it is newer than `stored_after` (it then replaces L1's).
+  net::awaitable<entry_ptr> lookup_newer(const variant_key& key,
+                                         wall_clock::time_point stored_after) override;
+  net::awaitable<bool> claim_refresh(const variant_key& key, std::chrono::milliseconds hold) override;
 
   // grant_store
   net::awaitable<bool> holds(const token_fingerprint& token, const grant_scope& scope) override;

@@ -293,6 +293,19 @@ const std::vector<setting>& settings() {
                            "file: cache-ttl.KIND = DURATION (KIND: callParks, paging, ...)",
                            &config::cache_ttl));
     t.push_back(duration_s("stale-ttl", "then kept this long as stale", &config::stale_ttl));
+    t.push_back({"refresh-ahead", "FRACTION",
+                 "a fresh entry read in this last part of its TTL is refreshed in the "
+                 "background (0 = off, below 1)",
+                 [](config& c, const std::string& v) {
+                   const auto text = trim(v);
+                   double f = 0;
+                   const auto* end = text.data() + text.size();
+                   const auto r = std::from_chars(text.data(), end, f);
+                   if (text.empty() || r.ec != std::errc() || r.ptr != end)
+                     bad(v, "is not a number");
+                   c.refresh_ahead = f;
+                 },
+                 [](const config& c) { return format_number(c.refresh_ahead); }});
     t.push_back(duration_s("grant-ttl", "a learned access grant lasts this long", &config::grant_ttl));
     t.push_back(duration_s("max-retry-wait", "longest a request waits out a rate limit",
                            &config::max_retry_wait));
@@ -357,7 +370,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& help_topics
       {"Upstream (the Webex API)",
        {"upstream", "upstream-ca", "connect-timeout", "upstream-timeout", "upstream-max-idle",
         "max-upstream-body-bytes", "upstream-proxy", "upstream-proxy-credentials-file"}},
-      {"Cache and grants", {"cache-ttl", "stale-ttl", "grant-ttl", "memory-max-bytes"}},
+      {"Cache and grants",
+       {"cache-ttl", "stale-ttl", "refresh-ahead", "grant-ttl", "memory-max-bytes"}},
       {"Redis (several instances, one cache)",
        {"redis", "redis-password-file", "redis-sentinel-password-file", "redis-timeout",
         "redis-prefix", "l1-max-bytes"}},
@@ -594,6 +608,10 @@ void validate_impl(const config& c, const source_fn& source) {
       fail(name, "must be between 0s and " + format_number(max_duration_seconds) + "s, not " +
                      format_seconds(value), source);
   }
+
+  if (!std::isfinite(c.refresh_ahead) || c.refresh_ahead < 0 || c.refresh_ahead >= 1)
+    fail("refresh-ahead", "must be a fraction of the TTL from 0 (off) to below 1, not " +
+                              format_number(c.refresh_ahead), source);
 
   if (c.threads > 1024) fail("threads", "must be at most 1024, not " + std::to_string(c.threads), source);
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};

@@ -63,6 +63,9 @@ struct config {
     return it == cache_ttl_by_kind.end() ? cache_ttl : it->second;
   }
   seconds stale_ttl{3600};                        // then kept this long as stale
+  // A fresh entry read in the last refresh_ahead of its TTL (a fraction, 0 = off) is refreshed
+  // in the background with the reader's token.
+  double refresh_ahead = 0.2;
   seconds grant_ttl{300};                         // a learned (token, org, location) grant lasts this long
   seconds max_retry_wait{10};                     // longest a request waits out a rate limit
   seconds max_backoff{300};                       // Retry-After values above this are capped

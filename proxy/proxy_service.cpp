@@ -7,6 +7,8 @@
 #include <simdjson.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -81,6 +83,7 @@ void live_settings::apply(const config::config& cfg) {
   for (std::size_t kind = 0; kind < kind_cache_ttl_ms.size(); ++kind)
     kind_cache_ttl_ms[kind] = ms(cfg.cache_ttl_for(cache::to_string(static_cast<cache::resource_kind>(kind))));
   stale_ttl_ms = ms(cfg.stale_ttl);
+  refresh_ahead = cfg.refresh_ahead;
   grant_ttl_ms = ms(cfg.grant_ttl);
   max_retry_wait_ms = ms(cfg.max_retry_wait);
   max_backoff_ms = ms(cfg.max_backoff);
@@ -190,7 +193,18 @@ proxy_metrics::proxy_metrics(registry& r)
       admin_refused(r.add_counter("webex_cache_proxy_admin_refused_total",
                                   "Admin purges refused: no valid admin token (unauthorized) or "
                                   "not from loopback without one (forbidden).",
-                                  {"reason"})) {
+                                  {"reason"})),
+      refreshes_started(r.add_counter("webex_cache_proxy_refreshes_started_total",
+                                      "Background refreshes started: a fresh entry read in the "
+                                      "last --refresh-ahead part of its TTL.")),
+      refreshes_stored(r.add_counter("webex_cache_proxy_refreshes_stored_total",
+                                     "Background refreshes whose answer was stored.")),
+      refreshes_dropped(r.add_counter("webex_cache_proxy_refreshes_dropped_total",
+                                      "Background refreshes that stored nothing, by reason: "
+                                      "fenced (an invalidation overtook it), failed (no "
+                                      "cacheable answer), blocked (a rate-limit block), "
+                                      "coalesced (a fetch of the variant was under way).",
+                                      {"reason"})) {
   // Every series whose labels are known in advance is exported from the start, at zero, so a
   // rate() or a dashboard panel has a series before the first event rather than none.
   constexpr std::array results = {cache_result::hit, cache_result::miss, cache_result::stale,
@@ -216,6 +230,10 @@ proxy_metrics::proxy_metrics(registry& r)
   internal_errors();
   redis_waits_cut();
   for (const char* reason : {"unauthorized", "forbidden"}) admin_refused.with({reason});
+  refreshes_started();
+  refreshes_stored();
+  for (const char* reason : {"fenced", "failed", "blocked", "coalesced"})
+    refreshes_dropped.with({reason});
   for (std::size_t kind = 0; kind < cache::resource_kind_count; ++kind)
     upstream_duration_cell(cache::label_of(static_cast<cache::resource_kind>(kind)));
   upstream_duration_cell("passthrough");
@@ -479,6 +497,9 @@ net::awaitable<upstream_result> proxy_service::exchange(const http::request<http
     const unsigned status = res.response.result_int();
     metrics_.upstream_status_cell(scope.route, status).inc();
     metrics_.upstream_duration_cell(scope.route).observe(res.seconds);
+    // A moving average (races between threads only blur it).
+    upstream_seconds_avg_.store(0.9 * upstream_seconds_avg_.load(std::memory_order_relaxed) + 0.1 * res.seconds,
+                                std::memory_order_relaxed);
     if (status != 429 && status != 423) co_return res;
 
     const auto wait = co_await note_rate_limit(status, res.response[http::field::retry_after], scope);
@@ -598,7 +619,20 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
                                          live_.cache_ttl(key.resource.kind),
                                          live_.stale_ttl()) == f;
   };
-  if (granted && !wants_refresh(req) && cached_is(cache::freshness::fresh)) {
+  const bool refresh_asked = wants_refresh(req);
+  if (granted && !refresh_asked && cached && !cached_is(cache::freshness::fresh)) {
+    // L1's copy is past its freshness: another instance may have refreshed it in Redis since.
+    cache::entry_ptr newer = co_await redis.run(nullptr, store_, &cache::store::lookup_newer,
+                                                key, cached->stored_at);
+    if (newer) cached = std::move(newer);
+  }
+  if (granted && !refresh_asked && cached_is(cache::freshness::fresh)) {
+    if (const auto window = live_.refresh_window(key.resource.kind); window.count() > 0) {
+      const auto fresh_until = cached->stored_at + live_.cache_ttl(key.resource.kind);
+      if (fresh_until - cache::wall_clock::now() <= window)
+        maybe_refresh_ahead(req, r, key, scope, who, pool, *cached,
+                            co_await net::this_coro::executor);
+    }
     a.cache = cache_result::hit;
     a.entry = cached;
     co_return a;
@@ -668,18 +702,8 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
 
   if (leader) {
     const auto& up = res->response;
-    const auto encoding = up[http::field::content_encoding];
-    if (cache::is_cacheable_response(status, up.body()) &&
-        (encoding.empty() || iequals(encoding, "identity"))) {
-      auto e = std::make_shared<cache::entry>();
-      e->status = status;
-      e->content_type = std::string(up[http::field::content_type]);
-      for (auto [it, last] = up.equal_range(http::field::link); it != last; ++it)
-        e->link.append(e->link.empty() ? "" : ", ").append(it->value());
-      e->body = up.body();
-      const auto keep_for = live_.cache_ttl(key.resource.kind) + live_.stale_ttl();
-      e->stored_at = cache::wall_clock::now();
-      e->expires_at = e->stored_at + keep_for;
+    if (auto e = entry_from(up, key.resource.kind)) {
+      const auto keep_for = std::chrono::duration_cast<milliseconds>(e->expires_at - e->stored_at);
       co_await redis.run(false, store_, &cache::store::insert, key, std::move(e), ticket, keep_for);
     } else if (status == 404 && granted) {
       // A token that may see this location was told the resource is gone.
@@ -696,6 +720,155 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   }
   a.response = from_upstream(std::move(copy), a.cache, req);
   co_return a;
+}
+
+cache::entry_ptr proxy_service::entry_from(const http::response<http::string_body>& up,
+                                           cache::resource_kind kind) const {
+  const unsigned status = up.result_int();
+  const auto encoding = up[http::field::content_encoding];
+  if (!cache::is_cacheable_response(status, up.body()) ||
+      !(encoding.empty() || iequals(encoding, "identity")))
+    return nullptr;
+  auto e = std::make_shared<cache::entry>();
+  e->status = status;
+  e->content_type = std::string(up[http::field::content_type]);
+  for (auto [it, last] = up.equal_range(http::field::link); it != last; ++it)
+    e->link.append(e->link.empty() ? "" : ", ").append(it->value());
+  e->body = up.body();
+  e->stored_at = cache::wall_clock::now();
+  e->expires_at = e->stored_at + live_.cache_ttl(kind) + live_.stale_ttl();
+  return e;
+}
+
+// What a background refresh needs after the request that started it is gone: its own copy of
+// the request (the caller's token among its headers, held in memory for the refresh only).
+struct proxy_service::refresh_job {
+  http::request<http::string_body> req;
+  route r;
+  cache::variant_key key;
+  cache::grant_scope scope;
+  cache::token_fingerprint token;
+  cache::wall_clock::time_point fresh_until;  // the served entry's
+  cache::wall_clock::time_point send_at;      // not sent before
+};
+
+void proxy_service::maybe_refresh_ahead(const http::request<http::string_body>& req,
+                                        const route& r, const cache::variant_key& key,
+                                        const cache::grant_scope& scope, const caller& who,
+                                        upstream_pool& pool, const cache::entry& e,
+                                        const net::any_io_executor& ex) {
+  if (stopping_.load(std::memory_order_relaxed)) return;
+  const auto fresh_until = e.stored_at + live_.cache_ttl(key.resource.kind);
+  const auto left = std::chrono::ceil<milliseconds>(fresh_until - cache::wall_clock::now());
+  // One refresh per variant until the entry's freshness ends: a refresh that failed is not
+  // tried again by every read after it.
+  const auto hold = std::max(left, milliseconds(100));
+  // It is sent as late as upstream's usual answer time allows (four times its moving average,
+  // within the window): a refresh sent early would cost one more upstream request per TTL.
+  const auto typical = std::chrono::duration<double>(upstream_seconds_avg_.load(std::memory_order_relaxed));
+  const auto lead = std::clamp(std::chrono::duration_cast<milliseconds>(4 * typical) + milliseconds(50),
+                               milliseconds(100), std::max(live_.refresh_window(key.resource.kind), milliseconds(100)));
+  std::string flight_key = key.str();
+  {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(refresh_mu_);
+    if (refresh_claims_.size() >= 4096)
+      std::erase_if(refresh_claims_, [now](const auto& c) { return c.second <= now; });
+    auto [it, inserted] = refresh_claims_.try_emplace(std::move(flight_key), now + hold);
+    if (!inserted) {
+      if (it->second > now) return;
+      it->second = now + hold;
+    }
+  }
+  auto job = std::make_shared<refresh_job>(
+      refresh_job{req, r, key, scope, *who.token, fresh_until,
+                  std::chrono::time_point_cast<cache::wall_clock::duration>(fresh_until - lead)});
+  job->req.body().clear();
+  refreshes_in_flight_.fetch_add(1);
+  net::co_spawn(ex, refresh(std::move(job), pool), net::detached);
+}
+
+net::awaitable<void> proxy_service::refresh(std::shared_ptr<refresh_job> job, upstream_pool& pool) {
+  struct in_flight {
+    std::atomic<std::size_t>& n;
+    ~in_flight() { n.fetch_sub(1); }
+  } counted{refreshes_in_flight_};
+  const std::string flight_key = job->key.str();
+  bool stored = false;
+  try {
+    // Until it is time to send it; a drain meanwhile ends it unsent.
+    net::steady_timer timer(co_await net::this_coro::executor);
+    for (;;) {
+      if (stopping_.load(std::memory_order_relaxed)) co_return;
+      const auto left = std::chrono::ceil<milliseconds>(job->send_at - cache::wall_clock::now());
+      if (left <= milliseconds(0)) break;
+      timer.expires_after(std::min(left, milliseconds(100)));
+      co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    }
+    redis_budget budget = redis_timeout_.count() > 0
+                              ? redis_budget(redis_timeout_, &metrics_.redis_waits_cut())
+                              : redis_budget();
+    caller who{job->req[http::field::authorization], &job->token, &budget};
+    // Another instance refreshes it (or Redis cannot say): nothing to do here.
+    // Held until the entry's freshness ends (the send waited for `lead` before it).
+    const auto hold = std::max(std::chrono::ceil<milliseconds>(job->fresh_until - cache::wall_clock::now()),
+                               milliseconds(100));
+    const bool claimed = co_await budget.run(false, store_, &cache::store::claim_refresh,
+                                             job->key, hold);
+    if (!claimed) co_return;
+    // The grant may have been dropped (a 401 or 403 to the token) since the read.
+    const bool granted = co_await budget.run(false, grants_, &cache::grant_store::holds, job->token,
+                                             job->scope);
+    if (!granted) co_return;
+    metrics_.refreshes_started().inc();
+    const auto scope = scope_of(job->req, job->r, who, job->key.resource.str(), true);
+    const auto block = co_await budget.run(std::nullopt, backoff_, &cache::backoff_store::blocked_until,
+                                           scope.token, scope.resource);
+    if (block && block->until > cache::wall_clock::now()) {
+      metrics_.refreshes_dropped.with({"blocked"}).inc();
+      co_return;
+    }
+    const cache::fill_ticket ticket =
+        co_await budget.run(cache::fill_ticket{}, store_, &cache::store::begin_fill, job->key.resource);
+    auto joined = coalescer_.join(flight_key, job->token, true, ticket);
+    if (!joined.leader) {
+      metrics_.refreshes_dropped.with({"coalesced"}).inc();
+      co_return;
+    }
+    flight_guard guard(coalescer_, flight_key, joined.f);
+    // As a stale answer exists would: never a wait on a block, never a retry after a 429.
+    auto fetched = std::make_shared<upstream_result>(co_await forward(job->req, pool, ask::fill, scope));
+    if (fetched->failure != upstream_failure::none) {
+      // Waiters fetch for themselves, by their own rules (a 429 waited out within theirs).
+      const bool blocked = fetched->failure == upstream_failure::rate_limited;
+      metrics_.refreshes_dropped.with({blocked ? "blocked" : "failed"}).inc();
+      co_return;
+    }
+    guard.set(fetched);
+    const unsigned status = fetched->response.result_int();
+    co_await learn_from(status, who, &job->scope);
+    if (auto e = entry_from(fetched->response, job->key.resource.kind)) {
+      const auto keep_for = std::chrono::duration_cast<milliseconds>(e->expires_at - e->stored_at);
+      stored = co_await budget.run(false, store_, &cache::store::insert, job->key, std::move(e),
+                                   ticket, keep_for);
+      if (stored) metrics_.refreshes_stored().inc();
+      else metrics_.refreshes_dropped.with({"fenced"}).inc();
+    } else {
+      if (status == 404) co_await budget.run(store_, &cache::store::invalidate, job->key.resource);
+      metrics_.refreshes_dropped.with({"failed"}).inc();
+    }
+    log::debug("refreshed ahead of expiry", {{"route", route_label(job->r)},
+                                             {"upstream_status", status},
+                                             {"stored", stored ? "yes" : "no"}});
+  } catch (const std::exception& ex) {
+    metrics_.internal_errors().inc();
+    log::error("background refresh failed", {{"error", std::string_view(ex.what())}});
+  }
+  // Stored: the next window belongs to the new entry.
+  if (stored) {
+    std::lock_guard lock(refresh_mu_);
+    refresh_claims_.erase(flight_key);
+  }
 }
 
 net::awaitable<coalescer::ticket> proxy_service::join_current(

@@ -12,11 +12,14 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -41,6 +44,7 @@ struct live_settings {
   // The freshness of each cached kind (cache-ttl.KIND, else cache-ttl), by cache::resource_kind.
   std::array<std::atomic<std::int64_t>, cache::resource_kind_count> kind_cache_ttl_ms{};
   std::atomic<std::int64_t> stale_ttl_ms{3'600'000};
+  std::atomic<double> refresh_ahead{0.2};  // fraction of a kind's TTL; 0 = off
   std::atomic<std::int64_t> grant_ttl_ms{300'000};
   std::atomic<std::int64_t> max_retry_wait_ms{10'000};
   std::atomic<std::int64_t> max_backoff_ms{300'000};
@@ -49,6 +53,12 @@ struct live_settings {
   void apply(const config::config& cfg);
   std::chrono::milliseconds cache_ttl(cache::resource_kind kind) const {
     return std::chrono::milliseconds(kind_cache_ttl_ms[static_cast<std::size_t>(kind)].load());
+  }
+  // The part at the end of a kind's TTL in which a read starts a background refresh (zero: off).
+  std::chrono::milliseconds refresh_window(cache::resource_kind kind) const {
+    const double f = refresh_ahead.load();
+    if (!(f > 0)) return std::chrono::milliseconds(0);
+    return std::chrono::milliseconds(static_cast<std::int64_t>(f * static_cast<double>(cache_ttl(kind).count())));
   }
   std::chrono::milliseconds stale_ttl() const { return std::chrono::milliseconds(stale_ttl_ms.load()); }
   std::chrono::milliseconds grant_ttl() const { return std::chrono::milliseconds(grant_ttl_ms.load()); }
@@ -121,6 +131,10 @@ struct proxy_metrics {
   family<counter>& internal_errors;
   family<counter>& redis_waits_cut;
   family<counter>& admin_refused;
+  // Refresh-ahead: started = stored + dropped (by reason) + those still under way.
+  family<counter>& refreshes_started;
+  family<counter>& refreshes_stored;
+  family<counter>& refreshes_dropped;
 
   // The cells every answered request touches, each resolved once (then no lock and no
   // allocation per request). `route` is a route_label().
@@ -164,6 +178,11 @@ class proxy_service {
   net::awaitable<answer> handle(http::request<http::string_body>& req, upstream_pool& pool,
                                 token_memo& memo);
 
+  // Refreshes ahead of expiry running in the background now.
+  std::size_t refreshes_in_flight() const noexcept { return refreshes_in_flight_.load(); }
+  // Starts no more refreshes (the daemon is draining).
+  void stop_refreshing() noexcept { stopping_ = true; }
+
   // An answer the proxy makes itself, in the Webex error shape.
   static http::response<http::string_body> error_response(unsigned status, unsigned version,
                                                           std::string_view message,
@@ -180,6 +199,17 @@ class proxy_service {
                                                  const bool& granted,
                                                  const cache::fill_ticket& fill,
                                                  redis_budget& redis);
+  // A fresh hit in the last part of its TTL: claims the variant's one refresh (in this process,
+  // then across instances) and starts it in the background, with the caller's token.
+  void maybe_refresh_ahead(const http::request<http::string_body>& req, const route& r,
+                           const cache::variant_key& key, const cache::grant_scope& scope,
+                           const caller& who, upstream_pool& pool, const cache::entry& e,
+                           const net::any_io_executor& ex);
+  struct refresh_job;
+  net::awaitable<void> refresh(std::shared_ptr<refresh_job> job, upstream_pool& pool);
+  // The entry a cacheable upstream answer becomes (nullptr: not cacheable).
+  cache::entry_ptr entry_from(const http::response<http::string_body>& up,
+                              cache::resource_kind kind) const;
   // Drops everything cached for the location a write went to (r.write_location), if any.
   net::awaitable<void> drop_written_location(const route& r, const caller& who);
   // A write sent without a readable answer: dropped as a 2xx would, counted and logged.
@@ -221,6 +251,12 @@ class proxy_service {
   proxy_metrics& metrics_;
   std::string base_path_;
   std::chrono::milliseconds redis_timeout_;
+  // This process's refresh claims: variant → until when no other refresh of it starts.
+  std::mutex refresh_mu_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> refresh_claims_;
+  std::atomic<std::size_t> refreshes_in_flight_{0};
+  std::atomic<double> upstream_seconds_avg_{0.2};  // of buffered upstream exchanges
+  std::atomic<bool> stopping_{false};
 };
 
 // Builds the request sent upstream: same method, target under the upstream base path, body, and

@@ -267,7 +267,7 @@ struct server::impl {
     apply_live(*next);
     // One line naming every changed setting that only a restart applies.
     static const std::set<std::string> live_settings = {
-        "log-level", "access-log", "admin-token-file", "cache-ttl", "stale-ttl", "grant-ttl", "max-retry-wait", "max-backoff",
+        "log-level", "access-log", "admin-token-file", "cache-ttl", "stale-ttl", "refresh-ahead", "grant-ttl", "max-retry-wait", "max-backoff",
         "default-backoff"};
     std::string needs_restart;
     for (const auto& name : config::changed_settings(cfg, *next)) {
@@ -282,6 +282,7 @@ struct server::impl {
                            {"access_log", next->access_log ? "on" : "off"},
                            {"cache_ttl_s", next->cache_ttl.count()},
                            {"stale_ttl_s", next->stale_ttl.count()},
+                           {"refresh_ahead", next->refresh_ahead},
                            {"grant_ttl_s", next->grant_ttl.count()},
                            {"max_retry_wait_s", next->max_retry_wait.count()},
                            {"max_backoff_s", next->max_backoff.count()},
@@ -292,6 +293,7 @@ struct server::impl {
     cfg.cache_ttl = next->cache_ttl;
     cfg.cache_ttl_by_kind = next->cache_ttl_by_kind;
     cfg.stale_ttl = next->stale_ttl;
+    cfg.refresh_ahead = next->refresh_ahead;
     cfg.grant_ttl = next->grant_ttl;
     cfg.max_retry_wait = next->max_retry_wait;
     cfg.max_backoff = next->max_backoff;
@@ -331,7 +333,10 @@ struct server::impl {
       });
     const auto deadline = std::chrono::steady_clock::now() + cfg.drain_timeout;
     net::steady_timer timer(control().ioc);
-    while (state.connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    // Background refreshes end on their own (within the upstream timeouts); none starts now.
+    service->stop_refreshing();
+    auto busy = [this] { return state.connections.load() > 0 || service->refreshes_in_flight() > 0; };
+    while (busy() && std::chrono::steady_clock::now() < deadline) {
       timer.expires_after(std::chrono::milliseconds(20));
       co_await timer.async_wait(use_tuple);
       for (auto& w : workers)  // sessions that finished a request since the last look

@@ -351,7 +351,7 @@ TEST_CASE("grants in Redis: learned - held until expiry - dropped by scope and b
   redis_backend b;
   redis_grants g(b.conn, "grants" + std::to_string(prefix_counter++));
   const auto alice = fingerprint("Bearer alice");
-  const grant_scope l1{"", "TDE"}, l2{"T1JH", "TDI"};
+  const grant_scope l1{"", "TDE", "callParks"}, l2{"T1JH", "TDI", "callParks"};
   CHECK_FALSE(run(b.ioc, g.holds(alice, l1)));
   run(b.ioc, g.learn(alice, l1, seconds(60)));
   run(b.ioc, g.learn(alice, l2, seconds(60)));
