@@ -418,6 +418,7 @@ struct load_run {
   std::uint64_t answered = 0, non_2xx = 0, errors = 0, unsent = 0, sent_in_window = 0;
   std::uint64_t waited = 0, steady_answered = 0, steady_waited = 0;
   std::map<std::string, std::uint64_t> x_cache;
+  std::map<std::string, std::uint64_t> waited_by_x_cache;
   std::uint64_t answered_all = 0;  // over the whole run, warm-up included
   std::optional<std::uint64_t> count_before, count_at_warm_end, count_after;
 
@@ -539,6 +540,7 @@ net::awaitable<void> run_connection(load_run& run, std::size_t index) {
       if (x == "HIT") run.hit.record(done - sent);
       const bool waited = done - sent >= run.waited_threshold;
       run.waited += waited;
+      if (waited) ++run.waited_by_x_cache[x];
       if (!first) {
         ++run.steady_answered;
         run.steady_waited += waited;
@@ -612,7 +614,10 @@ void report(const load_run& run, double rate, double duration_s, double delay_ms
   std::cout << "\n"
             << "waited on upstream (service time >= " << 0.9 * delay_ms << " ms): "
             << pct(run.waited, run.answered) << "% of " << run.answered << "; steady state "
-            << pct(run.steady_waited, run.steady_answered) << "% of " << run.steady_answered << "\n";
+            << pct(run.steady_waited, run.steady_answered) << "% of " << run.steady_answered
+            << "; by X-Cache:";
+  for (const auto& [k, v] : run.waited_by_x_cache) std::cout << " " << k << "=" << v;
+  std::cout << "\n";
   std::optional<std::uint64_t> up_window, up_run;
   if (run.count_at_warm_end && run.count_after) up_window = *run.count_after - *run.count_at_warm_end;
   if (run.count_before && run.count_after) up_run = *run.count_after - *run.count_before;
