@@ -19,8 +19,13 @@
 // request it held back (coordinated omission). Service time (send to answer) is kept as well.
 // The requests are bench/lua/economy.lua's, drawn in the same order: the same seed and the same
 // generator as LuaJIT's math.random, the same 20 tokens and 500 resources, the same Zipf draw.
-// Requests scheduled before the warm-up ends are sent but not counted. The report ends with
-// key=value lines for bench/run.
+// Requests scheduled before the warm-up ends are sent but not counted. Of the others it reports
+// the percentiles of both latencies; the share of answers that waited on upstream (service time
+// of 0.9 × --upstream-delay-ms or more), also in steady state: without each URL's first request
+// and each token's first request of a grant (a kind, or a settings path) in a location, which no
+// cache can have answered; the upstream's reads per 1,000 of them (its /__count when the warm-up
+// ends and at the end); and the answers marked X-Cache: HIT. It ends with key=value lines for
+// bench/run.
 //
 // requests: prints the first N requests of the workload, to compare with economy.lua's.
 //
@@ -271,7 +276,9 @@ class histogram {
     const auto shift = i / sub - 1;
     return (sub + i % sub) << shift;
   }
-  static std::uint64_t width(std::size_t i) { return i < sub ? 1 : std::uint64_t{1} << (i / sub - 1); }
+  static std::uint64_t width(std::size_t i) {
+    return i < sub ? 1 : std::uint64_t{1} << (i / sub - 1);
+  }
 
   std::vector<std::uint64_t> counts_ = std::vector<std::uint64_t>(sub * (64 - sub_bits + 1));
   std::uint64_t total_ = 0;
@@ -619,7 +626,8 @@ void report(const load_run& run, double rate, double duration_s, double delay_ms
   for (const auto& [k, v] : run.waited_by_x_cache) std::cout << " " << k << "=" << v;
   std::cout << "\n";
   std::optional<std::uint64_t> up_window, up_run;
-  if (run.count_at_warm_end && run.count_after) up_window = *run.count_after - *run.count_at_warm_end;
+  if (run.count_at_warm_end && run.count_after)
+    up_window = *run.count_after - *run.count_at_warm_end;
   if (run.count_before && run.count_after) up_run = *run.count_after - *run.count_before;
   const auto per_1000 = [](std::optional<std::uint64_t> up, std::uint64_t clients) {
     char buf[32];
