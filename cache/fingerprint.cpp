@@ -1,6 +1,9 @@
 #include "cache/fingerprint.hpp"
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
+
+#include <memory>
+#include <stdexcept>
 
 namespace wcp::cache {
 
@@ -19,10 +22,31 @@ std::string to_hex(const std::uint8_t* p, std::size_t n) {
 std::string token_fingerprint::hex() const { return to_hex(bytes.data(), bytes.size()); }
 std::string token_fingerprint::short_hex() const { return to_hex(bytes.data(), 4); }
 
+namespace {
+// OpenSSL 3 looks the algorithm up by name on every one-shot SHA256() call; fetched once here,
+// with one digest context per thread, a fingerprint costs the hashing alone.
+const EVP_MD* sha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+struct digest_context {
+  digest_context() : ctx(EVP_MD_CTX_new()) {}
+  ~digest_context() { EVP_MD_CTX_free(ctx); }
+  digest_context(const digest_context&) = delete;
+  digest_context& operator=(const digest_context&) = delete;
+  EVP_MD_CTX* ctx;
+};
+}  // namespace
+
 token_fingerprint fingerprint(std::string_view authorization) {
   token_fingerprint fp;
-  SHA256(reinterpret_cast<const unsigned char*>(authorization.data()), authorization.size(),
-         fp.bytes.data());
+  thread_local digest_context d;
+  unsigned int n = 0;
+  if (!d.ctx || !sha256() || EVP_DigestInit_ex2(d.ctx, sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(d.ctx, authorization.data(), authorization.size()) != 1 ||
+      EVP_DigestFinal_ex(d.ctx, fp.bytes.data(), &n) != 1 || n != fp.bytes.size())
+    throw std::runtime_error("SHA-256 is not available from OpenSSL");
   return fp;
 }
 

@@ -442,7 +442,8 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
     std::string made_tracking;
     std::string_view tracking;
     if (a.entry) {
-      tracking = req["TrackingID"];
+      tracking = a.entry_tracking_id;
+      if (tracking.empty()) tracking = req["TrackingID"];
       if (tracking.empty()) tracking = made_tracking = new_tracking_id();
     } else {
       tracking = a.stream ? a.stream->parser->get()["trackingid"] : a.response["trackingid"];
@@ -467,7 +468,8 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
       entry_head.clear();
       format_entry_head(entry_head, e, a.cache, req.version(), keep_alive,
                         cache::age_seconds(e, cache::wall_clock::now()), tracking,
-                        link.empty() ? std::string_view(e.link) : std::string_view(link));
+                        link.empty() ? std::string_view(e.link) : std::string_view(link),
+                        a.entry_headers);
       const bool is_head = req.method() == http::verb::head;
       const std::array<net::const_buffer, 2> out{
           net::buffer(entry_head), is_head ? net::const_buffer() : net::buffer(e.body)};

@@ -114,7 +114,8 @@ std::string_view x_cache_value(cache_result r) noexcept {
 
 void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
                        unsigned version, bool keep_alive, std::int64_t age,
-                       std::string_view tracking_id, std::string_view link) {
+                       std::string_view tracking_id, std::string_view link,
+                       std::string_view more_headers) {
   char num[24];
   auto append_number = [&](std::uint64_t n) {
     const auto r = std::to_chars(num, num + sizeof num, n);
@@ -128,6 +129,7 @@ void format_entry_head(std::string& out, const cache::entry& e, cache_result res
   if (!e.content_type.empty()) out.append("Content-Type: ").append(e.content_type).append("\r\n");
   if (!tracking_id.empty()) out.append("trackingid: ").append(tracking_id).append("\r\n");
   if (!link.empty()) out.append("Link: ").append(link).append("\r\n");
+  out.append(more_headers);
   out.append("X-Cache: ").append(x_cache_value(result)).append("\r\nAge: ");
   append_number(static_cast<std::uint64_t>(std::max<std::int64_t>(age, 0)));
   out.append("\r\nContent-Length: ");
@@ -339,6 +341,27 @@ http::request<http::string_body> make_upstream_request(const http::request<http:
   out.body() = req.body();
   out.prepare_payload();
   out.keep_alive(true);
+  return out;
+}
+
+std::string entry_header_lines(const http::fields& from) {
+  std::string out;
+  const auto connection = from[http::field::connection];
+  for (const auto& f : from) {
+    const auto name = f.name_string();
+    switch (f.name()) {
+      // Written from the entry, or for this answer.
+      case http::field::content_length:
+      case http::field::content_type:
+      case http::field::link:
+      case http::field::age:
+        continue;
+      default: break;
+    }
+    if (iequals(name, "trackingid") || iequals(name, "X-Cache") || is_hop_by_hop(name, connection))
+      continue;
+    out.append(name).append(": ").append(f.value()).append("\r\n");
+  }
   return out;
 }
 
@@ -700,10 +723,12 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   // another token's success may use it (it holds a grant) but learns nothing from it.
   if (leader || joined.f->leader() == token) co_await learn_from(status, who, &scope);
 
+  cache::entry_ptr filled;
   if (leader) {
     const auto& up = res->response;
     if (auto e = entry_from(up, key.resource.kind)) {
       const auto keep_for = std::chrono::duration_cast<milliseconds>(e->expires_at - e->stored_at);
+      filled = e;
       co_await redis.run(false, store_, &cache::store::insert, key, std::move(e), ticket, keep_for);
     } else if (status == 404 && granted) {
       // A token that may see this location was told the resource is gone.
@@ -711,6 +736,16 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
     }
   }
   a.cache = cache_result::miss;
+  if (filled) {
+    // The answer is what was just stored: written as a hit is (no second copy of the body, no
+    // header container), with upstream's trackingid and its other end-to-end headers.
+    const auto& up = res->response;
+    a.entry = std::move(filled);
+    a.entry_tracking_id = std::string(up["trackingid"]);
+    if (a.entry_tracking_id.empty()) a.entry_tracking_id = tracking_or_new(req);
+    a.entry_headers = entry_header_lines(up.base());
+    co_return a;
+  }
   http::response<http::string_body> copy = res->response;
   if (!leader) {
     // Another request's answer: its trackingid names that request, and its cookies are that

@@ -98,7 +98,11 @@ struct caller {
 // whole response, or (passthrough) an upstream stream whose header is read and whose body the
 // session relays.
 struct answer {
-  cache::entry_ptr entry;        // set: answer with this entry (X-Cache HIT or STALE)
+  // Set: answer with this entry (X-Cache HIT or STALE; MISS for the entry a fill just made,
+  // with the fill's own trackingid and upstream's other end-to-end headers below).
+  cache::entry_ptr entry;
+  std::string entry_tracking_id;  // "" = this request's own (TrackingID, else a new one)
+  std::string entry_headers;      // header lines ("Name: value\r\n") written after the entry's
   http::response<http::string_body> response;
   std::optional<upstream_stream> stream;
   cache_result cache = cache_result::bypass;
@@ -271,7 +275,12 @@ http::request<http::string_body> make_upstream_request(const http::request<http:
 // the blank line. The body is the entry's.
 void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
                        unsigned version, bool keep_alive, std::int64_t age,
-                       std::string_view tracking_id, std::string_view link = {});
+                       std::string_view tracking_id, std::string_view link = {},
+                       std::string_view more_headers = {});
+
+// An upstream answer's end-to-end headers as header lines, but for those an answer made from an
+// entry writes itself (Content-Type, Content-Length, Link, trackingid, X-Cache, Age).
+std::string entry_header_lines(const http::fields& from);
 
 // Copies an upstream answer's end-to-end headers (not hop-by-hop, not framing) onto `out`.
 void copy_end_to_end_headers(const http::fields& from, http::fields& out);

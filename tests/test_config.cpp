@@ -670,3 +670,15 @@ TEST_CASE("cache-ttl.KIND in the config file: a TTL per kind - unknown kinds ref
   // Only in the file: not a flag.
   CHECK(!load_error({"--cache-ttl.paging", "5"}).empty());
 }
+
+TEST_CASE("refresh-ahead: a fraction of the TTL from 0 (off) to below 1") {
+  CHECK(load({}).cfg.refresh_ahead == 0.2);
+  CHECK(load({"--refresh-ahead", "0"}).cfg.refresh_ahead == 0);
+  CHECK(load({}, {"WEBEX_CACHE_PROXY_REFRESH_AHEAD=0.5"}).cfg.refresh_ahead == 0.5);
+  temp_file file("refresh-ahead = 0.1\n");
+  CHECK(load({"--config", file.path}).cfg.refresh_ahead == 0.1);
+  CHECK(contains(load_error({"--refresh-ahead", "1"}), "--refresh-ahead: must be a fraction"));
+  CHECK(contains(load_error({"--refresh-ahead", "-0.1"}), "--refresh-ahead"));
+  CHECK(contains(load_error({"--refresh-ahead", "20%"}), "--refresh-ahead: \"20%\" is not a number"));
+  CHECK(contains(cfg::describe(load({"--refresh-ahead", "0.3"}).cfg), "refresh-ahead = 0.3\n"));
+}

@@ -168,24 +168,26 @@ TEST_CASE("refresh-ahead: no refresh while the token is blocked by a 429") {
   stack s({"--cache-ttl", "2s", "--refresh-ahead", "0.5"});
   const auto& w = s.world;
   const auto path = park_path(w);
-  const auto paging = fake::paging_path(w.loc_a1, w.paging_a1);
+  // A write elsewhere is answered 429 (a write is never retried: the caller gets it at once).
+  const auto parks_a2 = fake::location_path(w.loc_a2, "callParks");
   s.fake.set_interceptor([&](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
-    if (r.path != paging) return std::nullopt;
+    if (r.method != "POST" || r.path != parks_a2) return std::nullopt;
     fake::scripted_response limited;
     limited.status = 429;
-    limited.headers = {{"Retry-After", "60"}};
+    limited.headers = {{"Retry-After", "5"}};
     limited.body = R"({"message":"Too many requests","errors":[{"description":"Too many requests"}]})";
     return limited;
   });
   REQUIRE(s.get(path, w.token_admin_a).header("X-Cache") == "MISS");
-  // The token is blocked for a minute.
-  REQUIRE(s.get(paging, w.token_admin_a).status == 429);
+  // The token is blocked for 5 s: within --max-retry-wait, so a request could wait that out.
+  REQUIRE(http_request(s.proxy.port, "POST", parks_a2, test::json_bearer(w.token_admin_a),
+                       R"({"name":"Overflow Park"})").status == 429);
   s.fake.clear_requests();
   // Reads into the window are hits, and the refresh they would start is dropped unsent.
   REQUIRE(eventually([&] {
     CHECK(s.get(path, w.token_admin_a).header("X-Cache") == "HIT");
     return s.metric(dropped("blocked")) >= 1;
-  }));
+  }, 3s));
   CHECK(s.fake.count("", path) == 0);
   CHECK(s.metric(stored) == 0);
 }
