@@ -125,6 +125,9 @@ bool split_with_url_library(std::string_view target, split_target& out) {
     ++out.count;
   }
   out.path = url.encoded_path();
+  // The URL library hides a leading "/./" (its own prefix for a first segment that is empty or
+  // holds a ':'): a dot segment all the same.
+  if (out.path.starts_with("/./")) out.dot_segment = true;
   for (auto param : url.params()) {
     query_param p;
     p.key = out.decoded.emplace_front(param.key);

@@ -352,7 +352,8 @@ TEST_CASE("the router's own split of plain targets decides as the URL library do
       "/v1/telephony/config/locations/bad!id/callParks/" + park, base + "/callParks/" + park + "%3D",
       base + "/callParks/Y2lz%59", base + "/callParks/" + park + "?orgId=T1%4AH", base + "/a/b/c/d/e/f/g/h/i/j/k",
       base + "/a/b/c/d/e/f/g/h/i/j/..", base + "/schedules/holidays/" + park + "/events/" + park,
-      base + "/callParks/~x", base + "/callParks/_-.", base + "/intercept?orgId=T1JH"};
+      base + "/callParks/~x", base + "/callParks/_-.", base + "/intercept?orgId=T1JH", "/./Du",
+      "/.//v1", "/./v1/telephony/config/locations/" + loc + "/callParks/" + park};
   for (const auto* method : {"GET", "HEAD", "PUT", "DELETE", "POST"}) {
     for (const auto& target : targets) {
       CAPTURE(method);
