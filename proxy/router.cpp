@@ -67,18 +67,24 @@ constexpr bool plain_char(char c) {
 // has no empty parameter. Returns false for anything else, which the URL library parses.
 bool split_plain(std::string_view target, split_target& out) {
   if (target.empty() || target.front() != '/') return false;
+  // One pass: every character plain, at most one '?', and no '&' or '=' before it.
   std::size_t question = std::string_view::npos;
+  bool in_query = false;
   for (std::size_t i = 0; i < target.size(); ++i) {
     const char c = target[i];
+    if (c == '&' || c == '=') {
+      if (!in_query) return false;
+      continue;
+    }
     if (plain_char(c)) continue;
-    if (c == '?' && question == std::string_view::npos) {
+    if (c == '?' && !in_query) {
       question = i;
+      in_query = true;
       continue;
     }
     return false;
   }
   out.path = target.substr(0, question);
-  if (out.path.find_first_of("&=") != std::string_view::npos) return false;
   if (out.path.size() > 1) {
     std::string_view rest = out.path.substr(1);
     for (;;) {
