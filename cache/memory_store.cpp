@@ -95,9 +95,15 @@ memory_store::memory_store(std::size_t max_bytes, std::size_t shard_count,
     : max_bytes_(max_bytes), tombstone_for_(tombstone_for) {
   if (shard_count == 0) shard_count = 1;
   shards_.reserve(shard_count);
+  // Buckets for as many entries of 1 KiB as the bound holds (at most 512k in all), allocated
+  // now: the shards fill evenly, so a map growing by rehash would rehash in every shard at about
+  // the same moment, a stall of milliseconds for the requests behind it.
+  const std::size_t expected = std::min<std::size_t>(max_bytes / 1024, std::size_t{1} << 19) / shard_count;
   for (std::size_t i = 0; i < shard_count; ++i) {
     shards_.push_back(std::make_unique<shard>());
     shards_.back()->max_bytes = max_bytes / shard_count;
+    shards_.back()->slots.reserve(expected);
+    shards_.back()->resources.reserve(expected);
   }
 }
 
