@@ -652,9 +652,10 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   if (granted && !refresh_asked && cached_is(cache::freshness::fresh)) {
     if (const auto window = live_.refresh_window(key.resource.kind); window.count() > 0) {
       const auto fresh_until = cached->stored_at + live_.cache_ttl(key.resource.kind);
-      if (fresh_until - cache::wall_clock::now() <= window)
-        maybe_refresh_ahead(req, r, key, scope, who, pool, *cached,
-                            co_await net::this_coro::executor);
+      if (fresh_until - cache::wall_clock::now() <= window) {
+        const net::any_io_executor ex = co_await net::this_coro::executor;
+        maybe_refresh_ahead(req, r, key, scope, who, pool, *cached, ex);
+      }
     }
     a.cache = cache_result::hit;
     a.entry = cached;
@@ -807,8 +808,11 @@ void proxy_service::maybe_refresh_ahead(const http::request<http::string_body>& 
   {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(refresh_mu_);
-    if (refresh_claims_.size() >= 4096)
+    // Claims that ended are swept at most once a second (a sweep walks them all).
+    if (refresh_claims_.size() >= 4096 && now >= next_claims_sweep_) {
       std::erase_if(refresh_claims_, [now](const auto& c) { return c.second <= now; });
+      next_claims_sweep_ = now + std::chrono::seconds(1);
+    }
     auto [it, inserted] = refresh_claims_.try_emplace(std::move(flight_key), now + hold);
     if (!inserted) {
       if (it->second > now) return;

@@ -258,6 +258,7 @@ class proxy_service {
   // This process's refresh claims: variant → until when no other refresh of it starts.
   std::mutex refresh_mu_;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> refresh_claims_;
+  std::chrono::steady_clock::time_point next_claims_sweep_{};  // guarded by refresh_mu_
   std::atomic<std::size_t> refreshes_in_flight_{0};
   std::atomic<double> upstream_seconds_avg_{0.2};  // of buffered upstream exchanges
   std::atomic<bool> stopping_{false};
