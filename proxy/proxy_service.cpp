@@ -724,26 +724,15 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   // another token's success may use it (it holds a grant) but learns nothing from it.
   if (leader || joined.f->leader() == token) co_await learn_from(status, who, &scope);
 
-  cache::entry_ptr filled;
-  if (leader) {
-    const auto& up = res->response;
-    if (auto e = entry_from(up, key.resource.kind)) {
-      const auto keep_for = std::chrono::duration_cast<milliseconds>(e->expires_at - e->stored_at);
-      filled = e;
-      co_await redis.run(false, store_, &cache::store::insert, key, std::move(e), ticket, keep_for);
-    } else if (status == 404 && granted) {
-      // A token that may see this location was told the resource is gone.
-      co_await redis.run(store_, &cache::store::invalidate, key.resource);
-    }
-  }
+  kept filled;
+  if (leader) filled = co_await keep_answer(res->response, key, ticket, granted, redis);
   a.cache = cache_result::miss;
-  if (filled) {
+  if (filled.entry) {
     // The answer is what was just stored: written as a hit is (no second copy of the body, no
     // header container), with upstream's trackingid and its other end-to-end headers.
     const auto& up = res->response;
-    a.entry = std::move(filled);
+    a.entry = std::move(filled.entry);
     a.entry_tracking_id = std::string(up["trackingid"]);
-    if (a.entry_tracking_id.empty()) a.entry_tracking_id = tracking_or_new(req);
     a.entry_headers = entry_header_lines(up.base());
     co_return a;
   }
@@ -774,6 +763,21 @@ cache::entry_ptr proxy_service::entry_from(const http::response<http::string_bod
   e->stored_at = cache::wall_clock::now();
   e->expires_at = e->stored_at + live_.cache_ttl(kind) + live_.stale_ttl();
   return e;
+}
+
+net::awaitable<proxy_service::kept> proxy_service::keep_answer(
+    const http::response<http::string_body>& up, const cache::variant_key& key,
+    const cache::fill_ticket& ticket, bool granted, redis_budget& redis) {
+  kept k;
+  k.entry = entry_from(up, key.resource.kind);
+  if (k.entry) {
+    const auto keep_for = std::chrono::duration_cast<milliseconds>(k.entry->expires_at - k.entry->stored_at);
+    k.stored = co_await redis.run(false, store_, &cache::store::insert, key, k.entry, ticket, keep_for);
+  } else if (up.result_int() == 404 && granted) {
+    // A token that may see this location was told the resource is gone.
+    co_await redis.run(store_, &cache::store::invalidate, key.resource);
+  }
+  co_return k;
 }
 
 // What a background refresh needs after the request that started it is gone: its own copy of
@@ -860,13 +864,6 @@ net::awaitable<void> proxy_service::refresh(std::shared_ptr<refresh_job> job, up
                                              job->scope);
     if (!granted) co_return;
     metrics_.refreshes_started().inc();
-    const auto scope = scope_of(job->req, job->r, who, job->key.resource.str(), true);
-    const auto block = co_await budget.run(std::nullopt, backoff_, &cache::backoff_store::blocked_until,
-                                           scope.token, scope.resource);
-    if (block && block->until > cache::wall_clock::now()) {
-      metrics_.refreshes_dropped.with({"blocked"}).inc();
-      co_return;
-    }
     const cache::fill_ticket ticket =
         co_await budget.run(cache::fill_ticket{}, store_, &cache::store::begin_fill, job->key.resource);
     auto joined = coalescer_.join(flight_key, job->token, true, ticket);
@@ -875,7 +872,9 @@ net::awaitable<void> proxy_service::refresh(std::shared_ptr<refresh_job> job, up
       co_return;
     }
     flight_guard guard(coalescer_, flight_key, joined.f);
-    // As a stale answer exists would: never a wait on a block, never a retry after a 429.
+    // As when a stale answer exists: a block (or a 429 now) ends it unsent or unstored, never
+    // waited out.
+    const auto scope = scope_of(job->req, job->r, who, job->key.resource.str(), true);
     auto fetched = std::make_shared<upstream_result>(co_await forward(job->req, pool, ask::fill, scope));
     if (fetched->failure != upstream_failure::none) {
       // Waiters fetch for themselves, by their own rules (a 429 waited out within theirs).
@@ -886,16 +885,10 @@ net::awaitable<void> proxy_service::refresh(std::shared_ptr<refresh_job> job, up
     guard.set(fetched);
     const unsigned status = fetched->response.result_int();
     co_await learn_from(status, who, &job->scope);
-    if (auto e = entry_from(fetched->response, job->key.resource.kind)) {
-      const auto keep_for = std::chrono::duration_cast<milliseconds>(e->expires_at - e->stored_at);
-      stored = co_await budget.run(false, store_, &cache::store::insert, job->key, std::move(e),
-                                   ticket, keep_for);
-      if (stored) metrics_.refreshes_stored().inc();
-      else metrics_.refreshes_dropped.with({"fenced"}).inc();
-    } else {
-      if (status == 404) co_await budget.run(store_, &cache::store::invalidate, job->key.resource);
-      metrics_.refreshes_dropped.with({"failed"}).inc();
-    }
+    const kept k = co_await keep_answer(fetched->response, job->key, ticket, true, budget);
+    stored = k.stored;
+    if (stored) metrics_.refreshes_stored().inc();
+    else metrics_.refreshes_dropped.with({k.entry ? "fenced" : "failed"}).inc();
     log::debug("refreshed ahead of expiry", {{"route", route_label(job->r)},
                                              {"upstream_status", status},
                                              {"stored", stored ? "yes" : "no"}});

@@ -214,6 +214,15 @@ class proxy_service {
   // The entry a cacheable upstream answer becomes (nullptr: not cacheable).
   cache::entry_ptr entry_from(const http::response<http::string_body>& up,
                               cache::resource_kind kind) const;
+  // A fill leader's answer into the store: a cacheable one is stored under `ticket` (refused
+  // when an invalidation came after it); a 404 to a token holding the grant drops the resource.
+  struct kept {
+    cache::entry_ptr entry;  // the answer as an entry; nullptr: not cacheable
+    bool stored = false;
+  };
+  net::awaitable<kept> keep_answer(const http::response<http::string_body>& up,
+                                   const cache::variant_key& key, const cache::fill_ticket& ticket,
+                                   bool granted, redis_budget& redis);
   // Drops everything cached for the location a write went to (r.write_location), if any.
   net::awaitable<void> drop_written_location(const route& r, const caller& who);
   // A write sent without a readable answer: dropped as a 2xx would, counted and logged.

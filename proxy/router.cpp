@@ -35,10 +35,6 @@ route invalid(std::string error) {
 // The longest path the router looks at: /v1/telephony/config/locations/{L} and five more.
 constexpr std::size_t max_path_segments = 10;
 
-}  // namespace
-
-namespace {
-
 // One query parameter, decoded.
 struct query_param {
   std::string_view key, value;
@@ -279,10 +275,6 @@ route route_target(std::string_view method, split_target& t) {
   }
   return r;
 }
-
-}  // namespace
-
-namespace {
 
 bool api_word(std::string_view s) {
   if (s.empty() || s.size() > 48) return false;

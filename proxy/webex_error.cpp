@@ -3,7 +3,6 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
-#include <cstdio>
 #include <random>
 
 #include "proxy/json_text.hpp"
