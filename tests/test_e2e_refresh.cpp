@@ -88,22 +88,27 @@ TEST_CASE("refresh-ahead: one refresh per variant, however many readers") {
   stack s({"--cache-ttl", "2s", "--refresh-ahead", "0.5"});
   const auto& w = s.world;
   const auto path = park_path(w);
-  s.fake.set_response_delay(500ms);
   REQUIRE(s.get(path, w.token_admin_a).header("X-Cache") == "MISS");
-  // Into the refresh window: the first read there starts the refresh.
+  // Into the refresh window: the first read there starts the refresh, which the fake holds.
+  s.fake.hold_next("GET", path);
   REQUIRE(eventually([&] {
     CHECK(s.get(path, w.token_admin_a).header("X-Cache") == "HIT");
-    return s.metric(started) >= 1;
+    return s.fake.held() == 1;
   }));
   // While it is under way, 16 concurrent readers with two tokens: all hits, no second refresh.
-  std::atomic<int> hits{0};
+  std::atomic<int> hits{0}, done{0};
   std::vector<std::thread> readers;
   for (int i = 0; i < 16; ++i)
     readers.emplace_back([&, i] {
       const auto& token = i % 2 ? w.token_admin_a : w.token_loc_admin_a1;
       for (int k = 0; k < 5; ++k)
         if (http_request(s.proxy.port, "GET", path, bearer(token)).header("X-Cache") == "HIT") ++hits;
+      ++done;
     });
+  // (Released whatever happens, so that a reader waiting on the held refresh cannot hang.)
+  CHECK(eventually([&] { return done == 16; }, 5s));
+  CHECK(s.fake.held() == 1);
+  s.fake.release_held();
   for (auto& t : readers) t.join();
   // The location admin had no grant yet: its first read went upstream (a MISS of its own).
   CHECK(hits >= 16 * 5 - 8);
