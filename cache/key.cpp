@@ -48,13 +48,10 @@ constexpr std::array<bool, 256> id_chars = [] {
 
 bool is_valid_id(std::string_view id) {
   if (id.empty() || id.size() > max_id_length) return false;
-  bool all_padding = true;
-  for (unsigned char c : id) {
+  for (unsigned char c : id)
     if (!id_chars[c]) return false;
-    all_padding = all_padding && c == '=';
-  }
   // Padding alone would normalise to nothing.
-  return !all_padding;
+  return id.front() != '=' || id.find_first_not_of('=') != std::string_view::npos;
 }
 
 bool is_resource_name(std::string_view what) {

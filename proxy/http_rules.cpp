@@ -10,21 +10,21 @@ namespace wcp::proxy {
 
 namespace {
 
-// RFC 9110 §5.6.2 tchar.
-bool is_tchar(char c) noexcept {
-  if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
+// RFC 9110 §5.6.2 tchar, as a table: every request line is walked character by character.
+constexpr std::array<bool, 256> tchars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool is_tchar(char c) noexcept { return tchars[static_cast<unsigned char>(c)]; }
 
 bool is_visible_ascii(char c) noexcept {
   const auto u = static_cast<unsigned char>(c);
-  return u > 0x20 && u < 0x7f;
+  return u - 0x21u < 0x7fu - 0x21u;
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {

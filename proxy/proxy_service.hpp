@@ -193,7 +193,8 @@ class proxy_service {
                                                           std::string_view tracking_id);
 
  private:
-  net::awaitable<answer> read_through(http::request<http::string_body>& req, const route& r,
+  // A cached read. Takes r's resource key (r.key() is empty afterwards).
+  net::awaitable<answer> read_through(http::request<http::string_body>& req, route& r,
                                       const caller& who, upstream_pool& pool);
   // Joins a flight for `flight_key` this caller may share and that no invalidation of
   // `resource` has overtaken, or starts one with `fill` as its ticket.

@@ -112,9 +112,13 @@ constexpr std::array rows = std::to_array<route_row>({
 
 constexpr std::size_t max_segments = 6;
 
+// What a pattern segment matches: itself, any ID, or a schedule type.
+enum class segment_kind : unsigned char { literal, id, type };
+
 // A row's pattern split into segments, once.
 struct compiled_row {
   std::array<std::string_view, max_segments> segments{};
+  std::array<segment_kind, max_segments> kinds{};
   std::size_t count = 0;
 };
 
@@ -123,7 +127,11 @@ constexpr compiled_row compile(std::string_view pattern) {
   if (pattern.empty()) return c;
   for (;;) {
     const auto slash = pattern.find('/');
-    c.segments[c.count++] = pattern.substr(0, slash);
+    const auto seg = pattern.substr(0, slash);
+    c.kinds[c.count] = seg == "{id}"     ? segment_kind::id
+                       : seg == "{type}" ? segment_kind::type
+                                         : segment_kind::literal;
+    c.segments[c.count++] = seg;
     if (slash == std::string_view::npos) break;
     pattern.remove_prefix(slash + 1);
   }
@@ -136,11 +144,14 @@ constexpr auto compiled = [] {
   return out;
 }();
 
-bool matches(std::string_view pattern_segment, std::string_view segment) {
-  // Any segment but a word of the API's own: an ID that is not valid is the router's to refuse.
-  if (pattern_segment == "{id}") return !segment.empty() && !segment.starts_with("available");
-  if (pattern_segment == "{type}") return segment == "businessHours" || segment == "holidays";
-  return pattern_segment == segment;
+bool matches(const compiled_row& c, std::size_t j, std::string_view segment) {
+  switch (c.kinds[j]) {
+    // Any segment but a word of the API's own: an ID that is not valid is the router's to refuse.
+    case segment_kind::id: return !segment.empty() && !segment.starts_with("available");
+    case segment_kind::type: return segment == "businessHours" || segment == "holidays";
+    case segment_kind::literal: break;
+  }
+  return c.segments[j] == segment;
 }
 
 }  // namespace
@@ -154,7 +165,7 @@ const route_row* match_route(std::span<const std::string_view> segments, bool or
     if (c.count != segments.size() || (rows[i].shape == route_shape::org_list) != org_level)
       continue;
     bool all = true;
-    for (std::size_t j = 0; j < c.count && all; ++j) all = matches(c.segments[j], segments[j]);
+    for (std::size_t j = 0; j < c.count && all; ++j) all = matches(c, j, segments[j]);
     if (all) return &rows[i];
   }
   return nullptr;

@@ -54,10 +54,16 @@ struct split_target {
 
 // Characters that need no decoding and mean the same to every URL parser: unreserved, '/', and
 // one '?' with '&' and '=' in the query.
-constexpr bool plain_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~' || c == '/' || c == '&' || c == '=';
-}
+// A table: the split looks at every character of every target.
+constexpr std::array<bool, 256> plain_chars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (char c : std::string_view("-._~/&=")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+constexpr bool plain_char(char c) { return plain_chars[static_cast<unsigned char>(c)]; }
 
 // The common case, without a URL parser: a target of plain characters only, whose query (if any)
 // has no empty parameter. Returns false for anything else, which the URL library parses.
@@ -68,11 +74,10 @@ bool split_plain(std::string_view target, split_target& out) {
   bool in_query = false;
   for (std::size_t i = 0; i < target.size(); ++i) {
     const char c = target[i];
-    if (c == '&' || c == '=') {
-      if (!in_query) return false;
+    if (plain_char(c)) {
+      if ((c == '&' || c == '=') && !in_query) return false;
       continue;
     }
-    if (plain_char(c)) continue;
     if (c == '?' && !in_query) {
       question = i;
       in_query = true;
@@ -209,7 +214,9 @@ route route_target(std::string_view method, split_target& t) {
     return invalid("The location ID is not valid: expected 1-512 characters of [A-Za-z0-9=_-].");
   // The resource's name within its location: the row's path with every ID in it checked and
   // normalised (padding removed); an org-level list's under "org/".
-  std::string what = row->shape == route_shape::org_list ? "org/" : "";
+  std::string what;
+  what.reserve(t.path.size() + 8);  // one allocation for the usual key; "org/" is not in the path
+  if (row->shape == route_shape::org_list) what = "org/";
   std::string_view pattern = row->pattern;
   for (std::size_t i = 0; i < under.size(); ++i) {
     const auto slash = pattern.find('/');
