@@ -403,6 +403,14 @@ net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& r
                             ? redis_budget(redis_timeout_, &metrics_.redis_waits_cut())
                             : redis_budget();
   who.redis = &budget;
+  if (r.kind == route_kind::cached_read) {
+    // Every hit comes this way: the answer is made in place, not moved into another first.
+    const auto label = route_label(r);
+    answer read = co_await read_through(req, r, who, pool);
+    read.route = label;
+    if (who.token) read.token_id = who.token->short_hex();
+    co_return read;
+  }
   answer a;
   switch (r.kind) {
     case route_kind::invalid: {
@@ -414,7 +422,7 @@ net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& r
       a.response.set("X-Cache", "BYPASS");
       break;
     }
-    case route_kind::cached_read: a = co_await read_through(req, r, who, pool); break;
+    case route_kind::cached_read: break;  // above
     case route_kind::invalidating_write: a = co_await write_through(req, r, who, pool); break;
     case route_kind::passthrough: a = co_await pass_through(req, r, who, pool); break;
   }

@@ -17,6 +17,7 @@ namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  if (a == b) return true;  // the usual case, at memcmp's speed
   for (std::size_t i = 0; i < a.size(); ++i) {
     auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; };
     if (lower(a[i]) != lower(b[i])) return false;
@@ -54,36 +55,35 @@ struct split_target {
 
 // Characters that need no decoding and mean the same to every URL parser: unreserved, '/', and
 // one '?' with '&' and '=' in the query.
-// A table: the split looks at every character of every target.
-constexpr std::array<bool, 256> plain_chars = [] {
-  std::array<bool, 256> t{};
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (char c : std::string_view("-._~/&=")) t[static_cast<unsigned char>(c)] = true;
+// As a table of classes (the split looks at every character of every target): plain in the
+// path and the query, plain in the query only ('&' and '='), the '?' that starts the query.
+enum char_class : unsigned char { not_plain, plain_anywhere, plain_in_query, query_mark };
+constexpr std::array<char_class, 256> plain_chars = [] {
+  std::array<char_class, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = plain_anywhere;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = plain_anywhere;
+  for (int c = '0'; c <= '9'; ++c) t[c] = plain_anywhere;
+  for (char c : std::string_view("-._~/")) t[static_cast<unsigned char>(c)] = plain_anywhere;
+  t['&'] = t['='] = plain_in_query;
+  t['?'] = query_mark;
   return t;
 }();
-constexpr bool plain_char(char c) { return plain_chars[static_cast<unsigned char>(c)]; }
+char_class class_of(char c) { return plain_chars[static_cast<unsigned char>(c)]; }
 
 // The common case, without a URL parser: a target of plain characters only, whose query (if any)
 // has no empty parameter. Returns false for anything else, which the URL library parses.
 bool split_plain(std::string_view target, split_target& out) {
   if (target.empty() || target.front() != '/') return false;
   // One pass: every character plain, at most one '?', and no '&' or '=' before it.
+  std::size_t i = 0;
+  while (i < target.size() && class_of(target[i]) == plain_anywhere) ++i;
   std::size_t question = std::string_view::npos;
-  bool in_query = false;
-  for (std::size_t i = 0; i < target.size(); ++i) {
-    const char c = target[i];
-    if (plain_char(c)) {
-      if ((c == '&' || c == '=') && !in_query) return false;
-      continue;
-    }
-    if (c == '?' && !in_query) {
-      question = i;
-      in_query = true;
-      continue;
-    }
-    return false;
+  if (i < target.size()) {
+    if (class_of(target[i]) != query_mark) return false;
+    question = i++;
+    while (i < target.size() && class_of(target[i]) != not_plain && class_of(target[i]) != query_mark)
+      ++i;
+    if (i < target.size()) return false;
   }
   out.path = target.substr(0, question);
   if (out.path.size() > 1) {

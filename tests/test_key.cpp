@@ -18,6 +18,16 @@ TEST_CASE("valid IDs") {
   CHECK_FALSE(is_valid_id(std::string_view("a\0b", 3)));
   CHECK_FALSE(is_valid_id("="));  // found by fuzzing: padding alone normalises to ""
   CHECK_FALSE(is_valid_id("=="));
+  CHECK_FALSE(is_valid_id(std::string(17, '=')));
+  CHECK(is_valid_id(std::string(16, '=') + "a"));
+  // A character outside the set anywhere: in a block of eight or in the tail after them.
+  for (std::size_t at = 0; at < 21; ++at) {
+    std::string id(21, 'a');
+    id[at] = '/';
+    CHECK_MESSAGE(!is_valid_id(id), "at ", at);
+    id[at] = '\x80';
+    CHECK_MESSAGE(!is_valid_id(id), "at ", at);
+  }
 }
 
 TEST_CASE("normalisation strips only trailing padding") {
