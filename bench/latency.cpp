@@ -23,7 +23,8 @@
 // the percentiles of both latencies; the share of answers that waited on upstream (service time
 // of 0.9 × --upstream-delay-ms or more), also in steady state: without each URL's first request
 // and each token's first request of a grant (a kind, or a settings path) in a location, which no
-// cache can have answered; the upstream's reads per 1,000 of them (its /__count when the warm-up
+// cache can have answered; with --ttl, how many steady-state requests come more than one and
+// more than two TTLs after the previous request of their URL; the upstream's reads per 1,000 of them (its /__count when the warm-up
 // ends and at the end); and the answers marked X-Cache: HIT. It ends with key=value lines for
 // bench/run.
 //
@@ -416,6 +417,11 @@ struct load_run {
   // what a cache cannot have answered yet, left out of the steady-state share.
   std::vector<bool> url_seen = std::vector<bool>(500);
   std::unordered_set<std::string> grant_seen;
+  // When each URL was last scheduled, and the TTL: how long a steady-state request comes after
+  // the previous one of its URL, a property of the request sequence (the same for every server).
+  std::vector<steady::time_point> url_last = std::vector<steady::time_point>(500);
+  nanoseconds ttl{0};
+  std::uint64_t steady_gap_ttl = 0, steady_gap_2ttl = 0;
 
   // Of the requests scheduled after the warm-up:
   histogram corrected;  // scheduled send → answer
@@ -510,6 +516,8 @@ net::awaitable<void> run_connection(load_run& run, std::size_t index) {
     }
     const auto d = run.work.next();
     const bool first = run.first_of_its_kind(d);
+    const auto gap = scheduled - run.url_last[d.resource_index];
+    run.url_last[d.resource_index] = scheduled;
     request.clear();
     request.append("GET ").append(d.res->path).append(" HTTP/1.1\r\nHost: ");
     request.append(run.url.host).append(":").append(run.url.port);
@@ -551,6 +559,8 @@ net::awaitable<void> run_connection(load_run& run, std::size_t index) {
       if (!first) {
         ++run.steady_answered;
         run.steady_waited += waited;
+        run.steady_gap_ttl += run.ttl.count() > 0 && gap > run.ttl;
+        run.steady_gap_2ttl += run.ttl.count() > 0 && gap > 2 * run.ttl;
       }
     }
     if (!res.keep_alive()) {
@@ -625,6 +635,10 @@ void report(const load_run& run, double rate, double duration_s, double delay_ms
             << "; by X-Cache:";
   for (const auto& [k, v] : run.waited_by_x_cache) std::cout << " " << k << "=" << v;
   std::cout << "\n";
+  if (run.ttl.count() > 0)
+    std::cout << "of the steady-state requests, " << pct(run.steady_gap_ttl, run.steady_answered)
+              << "% come more than one TTL after the previous request of their URL, "
+              << pct(run.steady_gap_2ttl, run.steady_answered) << "% more than two\n";
   std::optional<std::uint64_t> up_window, up_run;
   if (run.count_at_warm_end && run.count_after)
     up_window = *run.count_after - *run.count_at_warm_end;
@@ -661,6 +675,8 @@ void report(const load_run& run, double rate, double duration_s, double delay_ms
             << "waited_pct=" << pct(run.waited, run.answered) << "\n"
             << "steady_requests=" << run.steady_answered << "\n"
             << "steady_waited_pct=" << pct(run.steady_waited, run.steady_answered) << "\n"
+            << "steady_gap_ttl_pct=" << pct(run.steady_gap_ttl, run.steady_answered) << "\n"
+            << "steady_gap_2ttl_pct=" << pct(run.steady_gap_2ttl, run.steady_answered) << "\n"
             << "upstream_window=" << (up_window ? std::to_string(*up_window) : "-") << "\n"
             << "upstream_window_per_1000=" << per_1000(up_window, run.answered) << "\n"
             << "upstream_run=" << (up_run ? std::to_string(*up_run) : "-") << "\n"
@@ -702,6 +718,7 @@ int run_load(const po::variables_map& vm) {
   run.stagger = ns(1.0 / rate);
   run.timeout = ns(vm["timeout"].as<double>());
   run.waited_threshold = ns(0.9 * delay_ms / 1000.0);
+  run.ttl = ns(vm["ttl"].as<double>());
   net::co_spawn(ioc, drive(run, connections, ns(warmup_s), ns(duration_s)), net::detached);
   ioc.run();
   report(run, rate, duration_s, delay_ms);
@@ -729,7 +746,10 @@ int main(int argc, char** argv) {
        "the upstream's delay: an answer that took 0.9 of it or more waited on upstream")
       ("upstream-count-url", po::value<std::string>(),
        "the upstream's /__count, read at the start, when the warm-up ends and at the end")
-      ("timeout", po::value<double>()->default_value(30), "seconds before a request fails");
+      ("timeout", po::value<double>()->default_value(30), "seconds before a request fails")
+      ("ttl", po::value<double>()->default_value(0),
+       "the servers' TTL in seconds: also report how many steady-state requests come more than "
+       "one (and two) TTLs after the previous request of their URL");
   po::options_description requests_opts("requests");
   requests_opts.add_options()
       ("count", po::value<std::size_t>()->default_value(1000), "how many")
