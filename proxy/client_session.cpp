@@ -1,13 +1,16 @@
 #include "proxy/client_session.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -43,6 +46,68 @@ void rewrite_links(http::fields& f, const session_context& ctx,
 
 using steady = std::chrono::steady_clock;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// The session's timeouts, kept by one timer per connection instead of one per read and write.
+// A deadline is a time point set before each phase (waiting for a request, reading it, writing
+// an answer) and cleared while the proxy works on the answer; setting one costs a clock read.
+// The timer wakes no later than the deadline, and otherwise at most once per `horizon` (the
+// shortest timeout): every deadline set after it was armed lies at or after its expiry, so it is
+// re-armed only when it wakes. Past its deadline, it closes the socket, as Beast's stream timeout
+// does: the pending read or write fails, and fired() tells the session why.
+class watchdog {
+ public:
+  watchdog(beast::tcp_stream& tcp, std::chrono::milliseconds horizon)
+      : state_(std::make_shared<state>(tcp, std::max(horizon, std::chrono::milliseconds(1)))) {}
+  ~watchdog() {
+    state_->tcp = nullptr;
+    state_->timer.cancel();
+  }
+  watchdog(const watchdog&) = delete;
+  watchdog& operator=(const watchdog&) = delete;
+
+  void expires_after(std::chrono::milliseconds d) {
+    const auto now = steady::now();
+    state_->deadline = now + d;
+    // Only a deadline before the timer's expiry (a timeout shortened by a reload) re-arms it.
+    if (!state_->armed || state_->deadline < state_->timer.expiry()) {
+      state_->armed = true;
+      state_->timer.expires_at(std::min(state_->deadline, now + state_->horizon));
+      wait(state_);
+    }
+  }
+  void expires_never() { state_->deadline = steady::time_point::max(); }
+  bool fired() const { return state_->fired; }
+
+ private:
+  struct state {
+    state(beast::tcp_stream& s, std::chrono::milliseconds h)
+        : tcp(&s), timer(s.get_executor()), horizon(h) {}
+    beast::tcp_stream* tcp;  // null once the session has ended
+    net::steady_timer timer;
+    std::chrono::milliseconds horizon;
+    steady::time_point deadline = steady::time_point::max();
+    bool armed = false;
+    bool fired = false;
+  };
+
+  static void wait(std::shared_ptr<state> st) {
+    auto& timer = st->timer;
+    timer.async_wait([st = std::move(st)](beast::error_code ec) mutable {
+      // Cancelled: re-armed (a newer wait is pending) or the session ended.
+      if (ec == net::error::operation_aborted || !st->tcp || st->fired) return;
+      const auto now = steady::now();
+      if (now >= st->deadline) {
+        st->fired = true;
+        st->tcp->close();
+        return;
+      }
+      st->timer.expires_at(std::min(st->deadline, now + st->horizon));
+      wait(std::move(st));
+    });
+  }
+
+  std::shared_ptr<state> state_;
+};
 
 // Lists a session for the drain while it is open: one entry per connection, whose flag says
 // whether it waits for a request (a drain closes those at once).
@@ -256,12 +321,16 @@ std::string_view http_version_text(unsigned version) {
 // Serves requests on one connection (plain or TLS) until it ends; the caller closes it.
 template <class Stream>
 net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::string& client) {
-  auto& tcp = beast::get_lowest_layer(stream);
+  auto& tcp_stream = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   const auto& lim = ctx.limits;
+  // The stream's own per-operation timer stays off: the watchdog keeps the deadlines.
+  tcp_stream.expires_never();
+  watchdog timeouts(tcp_stream,
+               std::min({lim.idle_timeout, lim.header_timeout, lim.body_timeout}));
   token_memo memo;
   std::string entry_head;  // reused for every answer from the cache
-  registration listed(ctx.sessions, &tcp.socket());
+  registration listed(ctx.sessions, &tcp_stream.socket());
 
   auto refuse = [&](unsigned status, std::string_view message, unsigned version)
       -> net::awaitable<void> {
@@ -270,7 +339,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
     res.set("X-Cache", "BYPASS");
     res.keep_alive(false);
     ctx.metrics.response_cell(status).inc();
-    tcp.expires_after(lim.body_timeout);
+    timeouts.expires_after(lim.body_timeout);
     co_await http::async_write(stream, res, use_tuple);
   };
   // A refusal the connection does not survive: counted, logged, answered. (Plain arguments: a
@@ -288,7 +357,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
     // Wait for the next request's first bytes under the idle timeout.
     if (buffer.size() == 0) {
       idle_mark mark(listed);
-      tcp.expires_after(lim.idle_timeout);
+      timeouts.expires_after(lim.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
       if (ec) break;
       buffer.commit(n);
@@ -299,7 +368,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
     parser.header_limit(static_cast<std::uint32_t>(lim.max_header_bytes));
     parser.body_limit(lim.max_body_bytes);
 
-    tcp.expires_after(lim.header_timeout);
+    timeouts.expires_after(lim.header_timeout);
     // The whole head first, so that its raw bytes can be checked for what the parser would
     // quietly accept (obsolete line folding) or wait on for ever (a request line without a
     // version).
@@ -320,7 +389,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
       hec = ec;
     }
     if (hec) {
-      auto o = classify_read_error(hec, false);
+      auto o = classify_read_error(timeouts.fired() ? beast::error::timeout : hec, false);
       if (!o.reason.empty()) ctx.metrics.bad_requests.with({std::string(o.reason)}).inc();
       if (o.status) {
         log::info("refused a request", {{"client", client}, {"reason", o.reason}, {"error", o.message}});
@@ -362,14 +431,14 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
           break;
         }
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        tcp.expires_after(lim.body_timeout);
+        timeouts.expires_after(lim.body_timeout);
         auto [cec, cn] = co_await net::async_write(stream, net::buffer(cont), use_tuple);
         if (cec) break;
       }
-      tcp.expires_after(lim.body_timeout);
+      timeouts.expires_after(lim.body_timeout);
       auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
       if (bec) {
-        auto o = classify_read_error(bec, true);
+        auto o = classify_read_error(timeouts.fired() ? beast::error::timeout : bec, true);
         if (!o.reason.empty()) ctx.metrics.bad_requests.with({std::string(o.reason)}).inc();
         if (o.status) {
           log::info("refused a request",
@@ -385,6 +454,8 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
 
     http::request<http::string_body> req = parser.release();
     if (!origin.empty()) req.target(origin);
+    // No client I/O while the answer is made: no deadline (each write sets its own).
+    timeouts.expires_never();
     in_flight_mark counted(ctx.state);
     answer a;
     if (local) {
@@ -473,7 +544,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
       const bool is_head = req.method() == http::verb::head;
       const std::array<net::const_buffer, 2> out{
           net::buffer(entry_head), is_head ? net::const_buffer() : net::buffer(e.body)};
-      tcp.expires_after(lim.body_timeout);
+      timeouts.expires_after(lim.body_timeout);
       auto [wec, wn] = co_await net::async_write(stream, out, use_tuple);
       broken = static_cast<bool>(wec);
       sent = wn;
@@ -485,7 +556,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
       }
       a.response.keep_alive(keep_alive);
       rewrite_links(a.response.base(), ctx, req);
-      tcp.expires_after(lim.body_timeout);
+      timeouts.expires_after(lim.body_timeout);
       auto [wec, wn] = co_await http::async_write(stream, a.response, use_tuple);
       broken = static_cast<bool>(wec);
       sent = wn;
@@ -513,13 +584,14 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
       res.body().more = !no_body;
 
       http::response_serializer<http::buffer_body> sr{res};
-      tcp.expires_after(lim.body_timeout);
+      timeouts.expires_after(lim.body_timeout);
       auto [hwec, hwn] = co_await http::async_write_header(stream, sr, use_tuple);
       broken = static_cast<bool>(hwec);
       sent = hwn;
       char chunk[16384];
       while (!broken && !no_body) {
         beast::error_code uec;
+        timeouts.expires_never();  // upstream's pace is the upstream timeout's to judge
         const std::size_t n = co_await up.read_body(chunk, sizeof chunk, uec);
         if (uec) {
           // The header is out: all the client can be told is that the answer broke off.
@@ -532,7 +604,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
         res.body().data = n ? chunk : nullptr;
         res.body().size = n;
         res.body().more = !done;
-        tcp.expires_after(lim.body_timeout);
+        timeouts.expires_after(lim.body_timeout);
         auto [bwec, bwn] = co_await http::async_write(stream, sr, use_tuple);
         sent += bwn;
         if (bwec == http::error::need_buffer) bwec = {};
