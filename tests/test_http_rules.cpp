@@ -38,6 +38,28 @@ TEST_CASE("a malformed request line is a 400 - another major version a 505") {
   }
 }
 
+TEST_CASE("a target is refused for any byte outside visible ASCII - wherever it is in the target") {
+  const std::string target = "/v1/telephony/config/locations/abc";  // 34 characters
+  for (std::size_t at = 1; at < target.size(); ++at) {
+    for (char bad : {'\t', '\x01', '\x20', '\x7f', '\x80', '\xff'}) {
+      std::string t = target;
+      t[at] = bad;
+      CAPTURE(at);
+      CAPTURE(static_cast<int>(static_cast<unsigned char>(bad)));
+      auto r = parse_request_line("GET " + t + " HTTP/1.1\r\n\r\n");
+      CHECK_FALSE(r.line);
+    }
+  }
+  for (char edge : {'!', '~'}) {
+    std::string t = target;
+    t[20] = edge;
+    const std::string line = "GET " + t + " HTTP/1.1\r\n\r\n";
+    auto r = parse_request_line(line);
+    REQUIRE(r.line);
+    CHECK(r.line->target == t);
+  }
+}
+
 TEST_CASE("methods: the proxy's seven are handled - TRACE and CONNECT not allowed - the rest unknown") {
   for (auto m : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
     CHECK(classify_method(m) == method_policy::handled);
