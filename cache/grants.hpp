@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -35,6 +36,14 @@ class grant_store {
  public:
   virtual ~grant_store() = default;
   virtual net::awaitable<bool> holds(const token_fingerprint& token, const grant_scope& scope) = 0;
+  // holds()'s answer when it is known without waiting (grants kept in this process), else
+  // nullopt: the hit path then needs no coroutine for it.
+  virtual std::optional<bool> holds_at_once(const token_fingerprint& token,
+                                            const grant_scope& scope) {
+    (void)token;
+    (void)scope;
+    return std::nullopt;
+  }
   virtual net::awaitable<void> learn(const token_fingerprint& token, const grant_scope& scope,
                                      std::chrono::milliseconds ttl) = 0;
   virtual net::awaitable<void> drop_scope(const token_fingerprint& token,
@@ -63,6 +72,10 @@ class memory_grants final : public grant_store {
   void clear();
 
   net::awaitable<bool> holds(const token_fingerprint& token, const grant_scope& scope) override;
+  std::optional<bool> holds_at_once(const token_fingerprint& token,
+                                    const grant_scope& scope) override {
+    return holds_now(token, scope);
+  }
   net::awaitable<void> learn(const token_fingerprint& token, const grant_scope& scope,
                              std::chrono::milliseconds ttl) override;
   net::awaitable<void> drop_scope(const token_fingerprint& token,

@@ -41,6 +41,7 @@ class memory_store final : public store {
   void clear();
 
   net::awaitable<entry_ptr> lookup(const variant_key& key) override;
+  std::optional<entry_ptr> lookup_at_once(const variant_key& key) override { return find(key); }
   net::awaitable<fill_ticket> begin_fill(const resource_key& key) override;
   net::awaitable<bool> insert(const variant_key& key, entry_ptr e, fill_ticket t,
                               std::chrono::milliseconds keep_for) override;

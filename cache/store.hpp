@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include <boost/asio/awaitable.hpp>
@@ -48,6 +49,12 @@ class store {
 
   // The stored entry for this variant, or nullptr. Entries past their keep time are not returned.
   virtual net::awaitable<entry_ptr> lookup(const variant_key& key) = 0;
+  // lookup()'s answer when it is known without waiting (the in-process store), else nullopt:
+  // the hit path then needs no coroutine for it.
+  virtual std::optional<entry_ptr> lookup_at_once(const variant_key& key) {
+    (void)key;
+    return std::nullopt;
+  }
 
   virtual net::awaitable<fill_ticket> begin_fill(const resource_key& key) = 0;
 

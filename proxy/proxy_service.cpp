@@ -241,13 +241,12 @@ proxy_metrics::proxy_metrics(registry& r)
   upstream_duration_cell("passthrough");
 }
 
-template <class Cell>
-Cell& proxy_metrics::resolve(std::atomic<Cell*>& slot, family<Cell>& f,
-                             std::vector<std::string> labels) {
+template <class Cell, class Labels>
+Cell& proxy_metrics::resolve(std::atomic<Cell*>& slot, family<Cell>& f, Labels labels) {
   Cell* cell = slot.load(std::memory_order_acquire);
   if (!cell) {
     // Two threads may both get here: family::with() hands both the same cell.
-    cell = &f.with(labels);
+    cell = &f.with(labels());
     slot.store(cell, std::memory_order_release);
   }
   return *cell;
@@ -272,17 +271,21 @@ counter& proxy_metrics::request_cell(std::string_view route, cache_result cache)
   const std::size_t r = route_slot(route);
   if (r >= route_slots) return requests.with({std::string(route), std::string(to_string(cache))});
   return resolve(request_cells_[r][static_cast<std::size_t>(cache)], requests,
-                 {std::string(route), std::string(to_string(cache))});
+                 [&] {
+                   return std::vector<std::string>{std::string(route),
+                                                   std::string(to_string(cache))};
+                 });
 }
 
 counter& proxy_metrics::response_cell(unsigned status) {
   if (status < 100 || status > 599) return responses.with({std::to_string(status)});
-  return resolve(response_cells_[status - 100], responses, {std::to_string(status)});
+  return resolve(response_cells_[status - 100], responses,
+                 [&] { return std::vector<std::string>{std::to_string(status)}; });
 }
 
 histogram& proxy_metrics::duration_cell(cache_result cache) {
   return resolve(duration_cells_[static_cast<std::size_t>(cache)], request_duration,
-                 {std::string(to_string(cache))});
+                 [&] { return std::vector<std::string>{std::string(to_string(cache))}; });
 }
 
 counter& proxy_metrics::upstream_status_cell(std::string_view route, unsigned status) {
@@ -290,14 +293,16 @@ counter& proxy_metrics::upstream_status_cell(std::string_view route, unsigned st
   if (r >= route_slots || status < 100 || status > 599)
     return upstream_requests.with({std::string(route), std::to_string(status)});
   return resolve(upstream_status_cells_[r][status - 100], upstream_requests,
-                 {std::string(route), std::to_string(status)});
+                 [&] {
+                   return std::vector<std::string>{std::string(route), std::to_string(status)};
+                 });
 }
 
 histogram& proxy_metrics::upstream_duration_cell(std::string_view route) {
   const std::size_t r = route_slot(route);
   if (r >= route_slots) return upstream_duration.with({std::string(route)});
   return resolve(upstream_duration_cells_[r], upstream_duration,
-                 {std::string(route)});
+                 [&] { return std::vector<std::string>{std::string(route)}; });
 }
 
 proxy_service::proxy_service(cache::store& store, cache::grant_store& grants,
@@ -643,9 +648,19 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   const auto& token = *who.token;
   const cache::variant_key key{std::move(resource), scope.org};
   auto& redis = *who.redis;
-  const bool granted = co_await redis.run(false, grants_, &cache::grant_store::holds, token, scope);
-
-  cache::entry_ptr cached = co_await redis.run(nullptr, store_, &cache::store::lookup, key);
+  // In-process grants and store answer at once; Redis is waited for within the budget.
+  bool granted = false;
+  if (const auto known = grants_.holds_at_once(token, scope)) {
+    granted = *known;
+  } else {
+    granted = co_await redis.run(false, grants_, &cache::grant_store::holds, token, scope);
+  }
+  cache::entry_ptr cached;
+  if (auto known = store_.lookup_at_once(key)) {
+    cached = std::move(*known);
+  } else {
+    cached = co_await redis.run(nullptr, store_, &cache::store::lookup, key);
+  }
   auto cached_is = [&](cache::freshness f) {
     return cached && cache::freshness_at(*cached, cache::wall_clock::now(),
                                          live_.cache_ttl(key.resource.kind),

@@ -151,8 +151,9 @@ struct proxy_metrics {
   histogram& upstream_duration_cell(std::string_view route);
 
  private:
-  template <class Cell>
-  static Cell& resolve(std::atomic<Cell*>& slot, family<Cell>& f, std::vector<std::string> labels);
+  // `labels` makes the cell's labels, called only the first time.
+  template <class Cell, class Labels>
+  static Cell& resolve(std::atomic<Cell*>& slot, family<Cell>& f, Labels labels);
   // Route slots: one per kind (by cache::resource_kind), then passthrough, then invalid.
   static constexpr std::size_t route_slots = cache::resource_kind_count + 2;
   std::array<std::array<std::atomic<counter*>, 4>, route_slots> request_cells_{};  // [route][cache]
