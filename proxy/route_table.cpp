@@ -158,12 +158,41 @@ bool matches(const compiled_row& c, std::size_t j, std::string_view segment) {
 
 std::span<const route_row> route_table() { return rows; }
 
+namespace {
+
+// The rows in table order, grouped by (org level, segment count): a path is matched against its
+// group only.
+struct row_groups {
+  std::array<unsigned char, rows.size()> order{};
+  std::array<std::size_t, 2 * (max_segments + 1) + 1> begin{};  // group g: [begin[g], begin[g+1])
+};
+
+constexpr std::size_t group_of(bool org_level, std::size_t count) {
+  return (org_level ? max_segments + 1 : 0) + count;
+}
+
+constexpr row_groups grouped = [] {
+  static_assert(rows.size() < 256);
+  row_groups g;
+  std::size_t n = 0;
+  for (std::size_t group = 0; group + 1 < g.begin.size(); ++group) {
+    g.begin[group] = n;
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      if (group_of(rows[i].shape == route_shape::org_list, compiled[i].count) == group)
+        g.order[n++] = static_cast<unsigned char>(i);
+  }
+  g.begin.back() = n;
+  return g;
+}();
+
+}  // namespace
+
 const route_row* match_route(std::span<const std::string_view> segments, bool org_level) {
   if (segments.size() > max_segments) return nullptr;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
+  const std::size_t group = group_of(org_level, segments.size());
+  for (std::size_t k = grouped.begin[group]; k < grouped.begin[group + 1]; ++k) {
+    const std::size_t i = grouped.order[k];
     const auto& c = compiled[i];
-    if (c.count != segments.size() || (rows[i].shape == route_shape::org_list) != org_level)
-      continue;
     bool all = true;
     for (std::size_t j = 0; j < c.count && all; ++j) all = matches(c, j, segments[j]);
     if (all) return &rows[i];
