@@ -533,9 +533,7 @@ net::awaitable<upstream_result> proxy_service::exchange(const http::request<http
     const unsigned status = res.response.result_int();
     metrics_.upstream_status_cell(scope.route, status).inc();
     metrics_.upstream_duration_cell(scope.route).observe(res.seconds);
-    // A moving average (races between threads only blur it).
-    upstream_seconds_avg_.store(0.9 * upstream_seconds_avg_.load(std::memory_order_relaxed) + 0.1 * res.seconds,
-                                std::memory_order_relaxed);
+    upstream_time_.observe(std::chrono::duration<double>(res.seconds));
     if (status != 429 && status != 423) co_return res;
 
     const auto wait = co_await note_rate_limit(status, res.response[http::field::retry_after], scope);
@@ -827,11 +825,11 @@ void proxy_service::maybe_refresh_ahead(const http::request<http::string_body>& 
   // One refresh per variant until the entry's freshness ends: a refresh that failed is not
   // tried again by every read after it.
   const auto hold = std::max(left, milliseconds(100));
-  // It is sent as late as upstream's usual answer time allows (four times its moving average,
-  // within the window): a refresh sent early would cost one more upstream request per TTL.
-  const auto typical = std::chrono::duration<double>(upstream_seconds_avg_.load(std::memory_order_relaxed));
-  const auto lead = std::clamp(std::chrono::duration_cast<milliseconds>(4 * typical) + milliseconds(50),
-                               milliseconds(100), std::max(live_.refresh_window(key.resource.kind), milliseconds(100)));
+  // It is sent as late as upstream's answer time allows (its smoothed time and four times its
+  // deviation, as TCP times a retransmission; within the window): every millisecond it is sent
+  // before the entry expires is taken off the next entry's life, and so adds upstream requests.
+  const auto lead = std::clamp(upstream_time_.ample(milliseconds(25)), milliseconds(50),
+                               std::max(live_.refresh_window(key.resource.kind), milliseconds(50)));
   std::string flight_key = key.str();
   {
     const auto now = std::chrono::steady_clock::now();

@@ -31,6 +31,7 @@
 #include "net/net.hpp"
 #include "proxy/coalescer.hpp"
 #include "proxy/metrics.hpp"
+#include "proxy/round_trip.hpp"
 #include "proxy/router.hpp"
 #include "proxy/upstream_pool.hpp"
 
@@ -271,7 +272,7 @@ class proxy_service {
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> refresh_claims_;
   std::chrono::steady_clock::time_point next_claims_sweep_{};  // guarded by refresh_mu_
   std::atomic<std::size_t> refreshes_in_flight_{0};
-  std::atomic<double> upstream_seconds_avg_{0.2};  // of buffered upstream exchanges
+  round_trip_estimate upstream_time_{std::chrono::milliseconds(200)};  // of buffered exchanges
   std::atomic<bool> stopping_{false};
 };
 
