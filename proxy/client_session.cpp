@@ -329,6 +329,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
   watchdog timeouts(tcp_stream,
                std::min({lim.idle_timeout, lim.header_timeout, lim.body_timeout}));
   token_memo memo;
+  const net::any_io_executor executor = stream.get_executor();
   std::string entry_head;  // reused for every answer from the cache
   registration listed(ctx.sessions, &tcp_stream.socket());
 
@@ -479,8 +480,13 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
       }
     } else {
       std::string failure;
+      route r = route_request(req.method_string(), req.target());
       try {
-        a = co_await ctx.service.handle(req, ctx.pool, memo);
+        // A fresh hit in the in-process store is answered here; anything else by handle().
+        if (auto now = ctx.service.answer_at_once(req, r, ctx.pool, memo, executor))
+          a = std::move(*now);
+        else
+          a = co_await ctx.service.handle(req, r, ctx.pool, memo);
       } catch (const std::exception& e) {
         failure = e.what();
       }
@@ -491,7 +497,7 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
         ctx.metrics.internal_errors().inc();
         log::error("internal error", {{"client", client},
                                       {"method", method},
-                                      {"route", route_label(route_request(method, req.target()))},
+                                      {"route", route_label(r)},
                                       {"error", failure},
                                       {"trackingid", tracking}});
         a = answer{};

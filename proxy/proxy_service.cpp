@@ -399,9 +399,49 @@ const cache::token_fingerprint& token_memo::of(std::string_view authorization) {
   return fingerprint_;
 }
 
-net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& req,
+std::optional<answer> proxy_service::answer_at_once(http::request<http::string_body>& req,
+                                                    route& r, upstream_pool& pool,
+                                                    token_memo& memo,
+                                                    const net::any_io_executor& ex) {
+  if (r.kind != route_kind::cached_read || !r.cacheable) return std::nullopt;
+  const auto authorization = req[http::field::authorization];
+  if (authorization.empty()) return std::nullopt;
+  const auto& token = memo.of(authorization);
+  const cache::grant_scope scope{r.org_variant(), r.key().location, std::string(r.grant())};
+  const auto granted = grants_.holds_at_once(token, scope);
+  if (!granted || !*granted || wants_refresh(req)) return std::nullopt;
+  cache::variant_key key{std::move(r.resource_key), scope.org};
+  auto found = store_.lookup_at_once(key);
+  if (!found || !*found ||
+      cache::freshness_at(**found, cache::wall_clock::now(), live_.cache_ttl(key.resource.kind),
+                          live_.stale_ttl()) != cache::freshness::fresh) {
+    r.resource_key = std::move(key.resource);  // as it was, for handle()
+    return std::nullopt;
+  }
+  const caller who{authorization, &token, nullptr};
+  refresh_if_due(req, r, key, scope, who, pool, **found, ex);
+  answer a;
+  a.cache = cache_result::hit;
+  a.entry = std::move(*found);
+  a.route = route_label(r);
+  a.token_id = token.short_hex();
+  return a;
+}
+
+void proxy_service::refresh_if_due(const http::request<http::string_body>& req, const route& r,
+                                   const cache::variant_key& key,
+                                   const cache::grant_scope& scope, const caller& who,
+                                   upstream_pool& pool, const cache::entry& e,
+                                   const net::any_io_executor& ex) {
+  const auto window = live_.refresh_window(key.resource.kind);
+  if (window.count() <= 0) return;
+  const auto fresh_until = e.stored_at + live_.cache_ttl(key.resource.kind);
+  if (fresh_until - cache::wall_clock::now() <= window)
+    maybe_refresh_ahead(req, r, key, scope, who, pool, e, ex);
+}
+
+net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& req, route& r,
                                              upstream_pool& pool, token_memo& memo) {
-  route r = route_request(req.method_string(), req.target());
   caller who{req[http::field::authorization]};
   if (!who.authorization.empty()) who.token = &memo.of(who.authorization);
   redis_budget budget = redis_timeout_.count() > 0
@@ -672,13 +712,8 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
     if (newer) cached = std::move(newer);
   }
   if (granted && !refresh_asked && cached_is(cache::freshness::fresh)) {
-    if (const auto window = live_.refresh_window(key.resource.kind); window.count() > 0) {
-      const auto fresh_until = cached->stored_at + live_.cache_ttl(key.resource.kind);
-      if (fresh_until - cache::wall_clock::now() <= window) {
-        const net::any_io_executor ex = co_await net::this_coro::executor;
-        maybe_refresh_ahead(req, r, key, scope, who, pool, *cached, ex);
-      }
-    }
+    const net::any_io_executor ex = co_await net::this_coro::executor;
+    refresh_if_due(req, r, key, scope, who, pool, *cached, ex);
     a.cache = cache_result::hit;
     a.entry = cached;
     co_return a;

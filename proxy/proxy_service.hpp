@@ -181,8 +181,16 @@ class proxy_service {
                 live_settings& live, proxy_metrics& metrics, std::string upstream_base_path,
                 std::chrono::milliseconds redis_timeout = std::chrono::milliseconds(0));
 
-  net::awaitable<answer> handle(http::request<http::string_body>& req, upstream_pool& pool,
-                                token_memo& memo);
+  // A fresh hit answered at once, without a coroutine: the token holds the grant and the entry
+  // is fresh, both known without waiting (the in-process grants and store). Anything else, or
+  // anything that could only be known by waiting (Redis): nullopt, and `r` as it was for
+  // handle(). `ex` runs a refresh ahead of expiry that the read starts.
+  std::optional<answer> answer_at_once(http::request<http::string_body>& req, route& r,
+                                       upstream_pool& pool, token_memo& memo,
+                                       const net::any_io_executor& ex);
+  // Every request: `r` is route_request() of it (a cached read takes r's resource key).
+  net::awaitable<answer> handle(http::request<http::string_body>& req, route& r,
+                                upstream_pool& pool, token_memo& memo);
 
   // Refreshes ahead of expiry running in the background now.
   std::size_t refreshes_in_flight() const noexcept { return refreshes_in_flight_.load(); }
@@ -195,6 +203,11 @@ class proxy_service {
                                                           std::string_view tracking_id);
 
  private:
+  // A granted read of the fresh entry `e`: in the last part of its life, it starts a refresh.
+  void refresh_if_due(const http::request<http::string_body>& req, const route& r,
+                      const cache::variant_key& key, const cache::grant_scope& scope,
+                      const caller& who, upstream_pool& pool, const cache::entry& e,
+                      const net::any_io_executor& ex);
   // A cached read. Takes r's resource key (r.key() is empty afterwards).
   net::awaitable<answer> read_through(http::request<http::string_body>& req, route& r,
                                       const caller& who, upstream_pool& pool);
