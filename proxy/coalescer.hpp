@@ -2,12 +2,15 @@
 // (the leader's); the others (waiters) get its answer. A caller joins a flight only if it may
 // share the answer: it sent the same token (fingerprint), or it holds a grant for the
 // resource's org form and location. The leader's outcome — answer or failure — is delivered to
-// every waiter exactly once; a waiter that goes away cancels nobody.
+// every waiter exactly once; a waiter that goes away cancels nobody. A leader that waits out a
+// rate-limit block of its own token (its 429) keeps nobody else waiting: the waiters with other
+// tokens are let go to fetch for themselves, and callers with other tokens no longer join it.
 //
 // Thread-safety: join/finish may be called from any thread; a waiter resumes on its own
 // executor.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -36,12 +39,17 @@ class coalescer {
 
    private:
     friend class coalescer;
+    struct waiter {
+      cache::token_fingerprint token;
+      std::function<void(shared_result)> deliver;
+    };
     cache::token_fingerprint leader_;
     cache::fill_ticket ticket_;
+    std::atomic<bool> leader_blocked_{false};  // waiting out its own token's block
     std::mutex mu_;
     bool done_ = false;
     shared_result result_;
-    std::vector<std::function<void(shared_result)>> waiters_;
+    std::vector<waiter> waiters_;
   };
 
   struct ticket {
@@ -62,8 +70,14 @@ class coalescer {
   // REQUIRES: called once, by the leader.
   void finish(const std::string& key, const std::shared_ptr<flight>& f, shared_result r);
 
-  // Waits for the leader's outcome.
-  net::awaitable<shared_result> wait(std::shared_ptr<flight> f);
+  // The leader is about to wait out a block of its own token: the waiters with other tokens get
+  // nullptr now (they fetch for themselves), and from now on only its token joins the flight.
+  // Returns how many waiters were let go.
+  std::size_t leader_blocked(const std::shared_ptr<flight>& f);
+
+  // Waits for the leader's outcome; `token` is the waiter's. nullptr at once if the leader waits
+  // out its own token's block and `token` is another.
+  net::awaitable<shared_result> wait(std::shared_ptr<flight> f, const cache::token_fingerprint& token);
 
   std::size_t in_flight() const;
 

@@ -559,6 +559,12 @@ net::awaitable<upstream_result> proxy_service::exchange(const http::request<http
           r.detail = "blocked by an earlier " + std::to_string(r.limit_status);
           co_return r;
         }
+        if (scope.flight && block->kind == cache::backoff_kind::token) {
+          // Another token's caller does not wait behind this token's block.
+          if (const auto let_go = coalescer_.leader_blocked(scope.flight))
+            log::debug("a fetch waits out its token's block: callers with other tokens fetch for themselves",
+                       {{"route", scope.route}, {"callers", let_go}});
+        }
         co_await wait_for(left);
         budget -= left;
         continue;
@@ -730,7 +736,7 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   shared_result res;
   bool leader = joined.leader;
   if (!leader) {
-    res = co_await coalescer_.wait(joined.f);
+    res = co_await coalescer_.wait(joined.f, token);
     // Another token's answer is shared only when it is a success; anything else may say more
     // about that token than about the resource.
     const bool shareable =
@@ -744,7 +750,7 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
       joined =
           co_await join_current(flight_key, key.resource, token, same_token_only, ticket, redis);
       leader = joined.leader;
-      if (!leader) res = co_await coalescer_.wait(joined.f);
+      if (!leader) res = co_await coalescer_.wait(joined.f, token);
       if (!leader && !res) leader = true;  // that leader gave up too: fetch alone
     }
   }
@@ -752,8 +758,9 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
   if (leader) {
     std::optional<flight_guard> guard;
     if (joined.leader) guard.emplace(coalescer_, flight_key, joined.f);
-    auto fetched = std::make_shared<upstream_result>(
-        co_await forward(req, pool, ask::fill, scope_of(req, r, who, key.resource.str(), may_use_stale)));
+    auto scope_up = scope_of(req, r, who, key.resource.str(), may_use_stale);
+    if (joined.leader) scope_up.flight = joined.f;
+    auto fetched = std::make_shared<upstream_result>(co_await forward(req, pool, ask::fill, scope_up));
     res = fetched;
     if (guard) guard->set(res);
   }

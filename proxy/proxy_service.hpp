@@ -171,6 +171,9 @@ struct exchange_scope {
   bool idempotent = true;      // may be sent again after a wait
   bool stale_available = false;  // a stale answer the caller may see exists: never wait
   redis_budget* redis = nullptr;   // the request's (set by scope_of)
+  // The flight this exchange leads, if any: a wait on the token's own block lets its waiters
+  // with other tokens go.
+  std::shared_ptr<coalescer::flight> flight;
   std::string_view route = "passthrough";  // route_label() of the request, for metrics
 };
 

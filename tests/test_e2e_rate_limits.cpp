@@ -181,6 +181,46 @@ TEST_CASE("concurrent identical misses become one upstream request") {
   CHECK(s.metric("webex_cache_proxy_coalesced_requests_total") == 39);
 }
 
+TEST_CASE("a caller does not wait behind another token's 429: it fetches for itself") {
+  stack s({"--max-retry-wait", "10s"});
+  const auto& w = s.world;
+  // The location admin learns its call park grant in loc_a1, so that it may join a fetch of
+  // park_a1 that another token leads.
+  const auto second = s.fake.add_call_park(w.loc_a1, "Second park");
+  REQUIRE(s.get(fake::call_park_path(w.loc_a1, second), w.token_loc_admin_a1).status == 200);
+  // Upstream answers the org admin's first read of park_a1 with a 429 for 5 s.
+  auto refused = std::make_shared<std::atomic<bool>>(false);
+  const std::string admin = "Bearer " + w.token_admin_a;
+  s.fake.set_interceptor([=](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+    if (r.authorization != admin || r.path.find(w.park_a1) == std::string::npos) return std::nullopt;
+    if (refused->exchange(true)) return std::nullopt;
+    return refusal(429, "5");
+  });
+  auto admin_reads = [&] {
+    std::size_t n = 0;
+    for (const auto& r : s.fake.requests())
+      n += r.authorization == admin && r.path.find(w.park_a1) != std::string::npos;
+    return n;
+  };
+  std::atomic<unsigned> a{0};
+  std::thread ta([&] { a = s.get(park_a1(w), w.token_admin_a).status; });
+  REQUIRE(test::eventually([&] { return admin_reads() == 1; }));
+  // The admin's fetch now waits out its token's block; the location admin's read of the same
+  // park is answered by a request of its own, before the admin's fetch is sent again.
+  const auto b = s.get(park_a1(w), w.token_loc_admin_a1);
+  CHECK(b.status == 200);
+  CHECK(admin_reads() == 1);
+  CHECK(a == 0);
+  const std::string loc_admin = "Bearer " + w.token_loc_admin_a1;
+  std::size_t own = 0;
+  for (const auto& r : s.fake.requests())
+    own += r.authorization == loc_admin && r.path.find(w.park_a1) != std::string::npos;
+  CHECK(own == 1);
+  ta.join();
+  CHECK(a == 200);
+  CHECK(admin_reads() == 2);
+}
+
 TEST_CASE("misses of different tokens without grants are not coalesced") {
   stack s;
   // Org A's miss is held upstream while org B's token asks for the same resource.
