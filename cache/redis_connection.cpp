@@ -355,7 +355,9 @@ struct core : std::enable_shared_from_this<core> {
     const auto my = ++attempt;
     connect_timer.cancel();
     resolver.cancel();
-    std::uniform_real_distribution<double> jitter(0.75, 1.25);
+    // Between half the backoff and all of it: instances that lost Redis together do not all
+    // come back at the same moment, and none waits longer than reconnect_max.
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(backoff * jitter(rng));
     wait = std::max(wait, std::chrono::milliseconds(1));
     backoff = std::min(backoff * 2, std::max(opt.reconnect_max, opt.reconnect_min));

@@ -54,8 +54,12 @@ struct redis_options {
   int db = 0;                      // SELECT after every connect when not 0
   std::chrono::milliseconds command_timeout{50};   // longest a caller waits for a reply
   std::chrono::milliseconds connect_timeout{1000}; // TCP/Unix connect + AUTH + SELECT
-  std::chrono::milliseconds reconnect_min{100};    // first wait after a failure
-  std::chrono::milliseconds reconnect_max{5000};   // the wait doubles up to this, with jitter
+  // While the server is unreachable it is tried again often: connecting is cheap, and every
+  // moment an instance is not subscribed it cannot hear of other instances' writes. The wait
+  // starts at reconnect_min and doubles up to reconnect_max; each is drawn between half of it
+  // and all of it (jitter), so it never exceeds reconnect_max.
+  std::chrono::milliseconds reconnect_min{100};
+  std::chrono::milliseconds reconnect_max{250};
   std::size_t max_in_flight = 10000;               // more commands than this fail with queue_full
   // Confirm with ROLE after every connect that the server is a master; a replica (a demoted
   // master) is dropped, reported through on_not_master(), and tried again after the backoff.

@@ -562,6 +562,28 @@ TEST_CASE("commands fail fast while down and the connection comes back by itself
   CHECK(c->stats().reconnects == 2);
 }
 
+TEST_CASE("a server down for seconds is tried every 250 ms at most - and used within a second of coming back") {
+  redis_server server;
+  loop l;
+  auto o = options_for(server);
+  const redis_options defaults;
+  o.reconnect_min = defaults.reconnect_min;
+  o.reconnect_max = defaults.reconnect_max;
+  auto c = connect(l, o);
+  server.stop();
+  REQUIRE(wait_until([&] { return !c->up(); }));
+  // A backoff doubling to seconds would take over 16 s for eight attempts and then wait 5 s
+  // between two; at most 250 ms apart, eight take about 2 s and the next three under a second.
+  REQUIRE(wait_until([&] { return c->stats().connect_failures >= 8; }, 4s));
+  const auto so_far = c->stats().connect_failures.load();
+  CHECK(wait_until([&] { return c->stats().connect_failures >= so_far + 3; }, 1s));
+  server.restart();
+  const auto back = steady::now();
+  REQUIRE(wait_until([&] { return c->up(); }, 2s));
+  CHECK(steady::now() - back < 1s);
+  CHECK(run(*c, {"PING"}).reply.str == "PONG");
+}
+
 TEST_CASE("a connection started while the server is down connects later") {
   redis_server server;
   server.stop();
