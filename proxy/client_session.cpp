@@ -480,8 +480,9 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
       }
     } else {
       std::string failure;
-      route r = route_request(req.method_string(), req.target());
+      route r;
       try {
+        r = route_request(req.method_string(), req.target());
         // A fresh hit in the in-process store is answered here; anything else by handle().
         if (auto now = ctx.service.answer_at_once(req, r, ctx.pool, memo, executor))
           a = std::move(*now);
