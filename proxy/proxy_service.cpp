@@ -418,8 +418,10 @@ std::optional<answer> proxy_service::answer_at_once(http::request<http::string_b
     r.resource_key = std::move(key.resource);  // as it was, for handle()
     return std::nullopt;
   }
-  const caller who{authorization, &token, nullptr};
-  refresh_if_due(req, r, key, scope, who, pool, **found, ex);
+  if (refresh_due(key.resource.kind, **found)) {
+    const caller who{authorization, &token, nullptr};
+    maybe_refresh_ahead(req, r, key, scope, who, pool, **found, ex);
+  }
   answer a;
   a.cache = cache_result::hit;
   a.entry = std::move(*found);
@@ -428,16 +430,9 @@ std::optional<answer> proxy_service::answer_at_once(http::request<http::string_b
   return a;
 }
 
-void proxy_service::refresh_if_due(const http::request<http::string_body>& req, const route& r,
-                                   const cache::variant_key& key,
-                                   const cache::grant_scope& scope, const caller& who,
-                                   upstream_pool& pool, const cache::entry& e,
-                                   const net::any_io_executor& ex) {
-  const auto window = live_.refresh_window(key.resource.kind);
-  if (window.count() <= 0) return;
-  const auto fresh_until = e.stored_at + live_.cache_ttl(key.resource.kind);
-  if (fresh_until - cache::wall_clock::now() <= window)
-    maybe_refresh_ahead(req, r, key, scope, who, pool, e, ex);
+bool proxy_service::refresh_due(cache::resource_kind kind, const cache::entry& e) const {
+  const auto window = live_.refresh_window(kind);
+  return window.count() > 0 && e.stored_at + live_.cache_ttl(kind) - cache::wall_clock::now() <= window;
 }
 
 net::awaitable<answer> proxy_service::handle(http::request<http::string_body>& req, route& r,
@@ -718,8 +713,10 @@ net::awaitable<answer> proxy_service::read_through(http::request<http::string_bo
     if (newer) cached = std::move(newer);
   }
   if (granted && !refresh_asked && cached_is(cache::freshness::fresh)) {
-    const net::any_io_executor ex = co_await net::this_coro::executor;
-    refresh_if_due(req, r, key, scope, who, pool, *cached, ex);
+    if (refresh_due(key.resource.kind, *cached)) {
+      const net::any_io_executor ex = co_await net::this_coro::executor;
+      maybe_refresh_ahead(req, r, key, scope, who, pool, *cached, ex);
+    }
     a.cache = cache_result::hit;
     a.entry = cached;
     co_return a;

@@ -206,11 +206,9 @@ class proxy_service {
                                                           std::string_view tracking_id);
 
  private:
-  // A granted read of the fresh entry `e`: in the last part of its life, it starts a refresh.
-  void refresh_if_due(const http::request<http::string_body>& req, const route& r,
-                      const cache::variant_key& key, const cache::grant_scope& scope,
-                      const caller& who, upstream_pool& pool, const cache::entry& e,
-                      const net::any_io_executor& ex);
+  // Whether a granted read of the fresh entry `e` is in the last part of its life, where it
+  // starts a refresh (maybe_refresh_ahead).
+  bool refresh_due(cache::resource_kind kind, const cache::entry& e) const;
   // A cached read. Takes r's resource key (r.key() is empty afterwards).
   net::awaitable<answer> read_through(http::request<http::string_body>& req, route& r,
                                       const caller& who, upstream_pool& pool);
