@@ -221,6 +221,36 @@ TEST_CASE("a caller does not wait behind another token's 429: it fetches for its
   CHECK(admin_reads() == 2);
 }
 
+TEST_CASE("a caller that joined a fetch before its 429 came is let go when the leader waits it out") {
+  stack s({"--max-retry-wait", "10s"});
+  const auto& w = s.world;
+  const auto second = s.fake.add_call_park(w.loc_a1, "Second park");
+  REQUIRE(s.get(fake::call_park_path(w.loc_a1, second), w.token_loc_admin_a1).status == 200);
+  auto refused = std::make_shared<std::atomic<bool>>(false);
+  const std::string admin = "Bearer " + w.token_admin_a;
+  s.fake.set_interceptor([=](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+    if (r.authorization != admin || r.path.find(w.park_a1) == std::string::npos) return std::nullopt;
+    if (refused->exchange(true)) return std::nullopt;
+    return refusal(429, "5");
+  });
+  // The admin's first read is held upstream (its 429 already decided) while the location admin
+  // joins its fetch.
+  s.fake.hold_next("GET", w.park_a1);
+  std::atomic<unsigned> a{0}, b{0};
+  std::thread ta([&] { a = s.get(park_a1(w), w.token_admin_a).status; });
+  REQUIRE(test::eventually([&] { return s.fake.held() == 1; }));
+  std::thread tb([&] { b = s.get(park_a1(w), w.token_loc_admin_a1).status; });
+  REQUIRE(test::eventually([&] { return s.metric("webex_cache_proxy_requests_in_flight") == 2; }));
+  CHECK(s.fake.count("GET", w.park_a1) == 1);  // the location admin waits on the admin's fetch
+  s.fake.release_held();
+  // The 429 comes; the admin's fetch waits it out, and the location admin fetches for itself.
+  CHECK(test::eventually([&] { return b == 200; }, seconds(3)));
+  CHECK(a == 0);
+  tb.join();
+  ta.join();
+  CHECK(a == 200);
+}
+
 TEST_CASE("misses of different tokens without grants are not coalesced") {
   stack s;
   // Org A's miss is held upstream while org B's token asks for the same resource.
