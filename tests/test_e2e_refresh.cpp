@@ -233,6 +233,20 @@ TEST_CASE("refresh-ahead: nothing read, nothing refreshed") {
   CHECK(s.get(path, w.token_admin_a).header("X-Cache") == "MISS");
 }
 
+TEST_CASE("refresh-ahead: a read before the window starts no refresh") {
+  stack s({"--cache-ttl", "2s", "--refresh-ahead", "0.25"});
+  const auto& w = s.world;
+  const auto path = park_path(w);
+  REQUIRE(s.get(path, w.token_admin_a).header("X-Cache") == "MISS");
+  // Read at once: the entry is in the first three quarters of its life, not in its window.
+  REQUIRE(s.get(path, w.token_admin_a).header("X-Cache") == "HIT");
+  // What is asserted is an absence over the entry's whole life: the clock is the event.
+  std::this_thread::sleep_for(2300ms);
+  CHECK(s.metric(started) == 0);
+  CHECK(s.fake.count("GET", path) == 1);
+  CHECK(s.get(path, w.token_admin_a).header("X-Cache") == "MISS");
+}
+
 TEST_CASE("refresh-ahead 0 is off: the caller after the expiry waits on upstream") {
   stack s({"--cache-ttl", "1s", "--refresh-ahead", "0"});
   const auto& w = s.world;
