@@ -47,6 +47,23 @@ auto refuse_first(std::size_t n, unsigned status, std::string retry_after,
 }
 
 std::string park_a1(const fake::demo_world& w) { return fake::call_park_path(w.loc_a1, w.park_a1); }
+
+// The location admin of loc_a1 learns its call park grant there, so that it may join a fetch of
+// park_a1 that another token leads; upstream answers the org admin's first read of park_a1 with
+// a 429 for 5 s.
+void admin_refused_once_beside_a_granted_location_admin(stack& s) {
+  const auto& w = s.world;
+  const auto second = s.fake.add_call_park(w.loc_a1, "Second park");
+  REQUIRE(s.get(fake::call_park_path(w.loc_a1, second), w.token_loc_admin_a1).status == 200);
+  auto refused = std::make_shared<std::atomic<bool>>(false);
+  const std::string admin = "Bearer " + w.token_admin_a;
+  const std::string park = w.park_a1;
+  s.fake.set_interceptor([=](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
+    if (r.authorization != admin || r.path.find(park) == std::string::npos) return std::nullopt;
+    if (refused->exchange(true)) return std::nullopt;
+    return refusal(429, "5");
+  });
+}
 std::string park_a2(const fake::demo_world& w) { return fake::call_park_path(w.loc_a2, w.park_a2); }
 
 }  // namespace
@@ -184,18 +201,8 @@ TEST_CASE("concurrent identical misses become one upstream request") {
 TEST_CASE("a caller does not wait behind another token's 429: it fetches for itself") {
   stack s({"--max-retry-wait", "10s"});
   const auto& w = s.world;
-  // The location admin learns its call park grant in loc_a1, so that it may join a fetch of
-  // park_a1 that another token leads.
-  const auto second = s.fake.add_call_park(w.loc_a1, "Second park");
-  REQUIRE(s.get(fake::call_park_path(w.loc_a1, second), w.token_loc_admin_a1).status == 200);
-  // Upstream answers the org admin's first read of park_a1 with a 429 for 5 s.
-  auto refused = std::make_shared<std::atomic<bool>>(false);
+  admin_refused_once_beside_a_granted_location_admin(s);
   const std::string admin = "Bearer " + w.token_admin_a;
-  s.fake.set_interceptor([=](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
-    if (r.authorization != admin || r.path.find(w.park_a1) == std::string::npos) return std::nullopt;
-    if (refused->exchange(true)) return std::nullopt;
-    return refusal(429, "5");
-  });
   auto admin_reads = [&] {
     std::size_t n = 0;
     for (const auto& r : s.fake.requests())
@@ -224,15 +231,7 @@ TEST_CASE("a caller does not wait behind another token's 429: it fetches for its
 TEST_CASE("a caller that joined a fetch before its 429 came is let go when the leader waits it out") {
   stack s({"--max-retry-wait", "10s"});
   const auto& w = s.world;
-  const auto second = s.fake.add_call_park(w.loc_a1, "Second park");
-  REQUIRE(s.get(fake::call_park_path(w.loc_a1, second), w.token_loc_admin_a1).status == 200);
-  auto refused = std::make_shared<std::atomic<bool>>(false);
-  const std::string admin = "Bearer " + w.token_admin_a;
-  s.fake.set_interceptor([=](const fake::recorded_request& r) -> std::optional<fake::scripted_response> {
-    if (r.authorization != admin || r.path.find(w.park_a1) == std::string::npos) return std::nullopt;
-    if (refused->exchange(true)) return std::nullopt;
-    return refusal(429, "5");
-  });
+  admin_refused_once_beside_a_granted_location_admin(s);
   // The admin's first read is held upstream (its 429 already decided) while the location admin
   // joins its fetch.
   s.fake.hold_next("GET", w.park_a1);
