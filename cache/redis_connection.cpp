@@ -234,18 +234,34 @@ struct core : std::enable_shared_from_this<core> {
       opt.port = port;
     }
     // Whatever the old server still answers, nothing more goes to it.
+    drop_and_connect();
+  }
+
+  // Drops the current link at once, whatever it still answers, and connects again without
+  // waiting out a backoff.
+  void drop_and_connect() {
+    if (ph == phase::stopped) return;
     ++attempt;
     reconnect_timer.cancel();
     connect_timer.cancel();
     resolver.cancel();
-    stats.up = false;
+    went_down();
     if (auto l = current; l) {
       current.reset();  // on_link_closed then leaves the reconnecting to us
       if (l->alive) redisAsyncFree(l->ac);
     }
     backoff = opt.reconnect_min;
-    if (!started) return;
+    if (!started || !has_target()) return;
     connect();
+  }
+
+  // The link that was up is gone (not stop()): tells on_down.
+  void went_down() {
+    if (!stats.up.exchange(false) || ph == phase::stopped || !on_down_fn) return;
+    try {  // may be called from inside hiredis: nothing may unwind through it
+      on_down_fn();
+    } catch (...) {
+    }
   }
 
   std::string target() const {
@@ -351,7 +367,7 @@ struct core : std::enable_shared_from_this<core> {
     if (ph == phase::stopped) return;
     if (ph == phase::connecting) ++stats.connect_failures;
     ph = phase::waiting;
-    stats.up = false;
+    went_down();
     const auto my = ++attempt;
     connect_timer.cancel();
     resolver.cancel();
@@ -388,7 +404,7 @@ struct core : std::enable_shared_from_this<core> {
   void on_link_closed(link& l) {
     if (current.get() != &l) return;
     current.reset();  // whoever called into hiredis holds `l`
-    stats.up = false;
+    went_down();
     if (ph == phase::stopped) return;
     if (ph == phase::connecting && !l.connected && next_address < addresses.size()) {
       // Connect refused on this address: try the next one (outside hiredis's free).
@@ -505,7 +521,8 @@ struct core : std::enable_shared_from_this<core> {
 
   // --- commands ---
 
-  void submit(std::vector<std::string> args, completion done, std::uint64_t in_session) {
+  void submit(std::vector<std::string> args, completion done, std::uint64_t in_session,
+              bool even_failing_fast = false) {
     if (ph == phase::stopped) return fail(done, redis_errc::closed);
     if (subscriber || args.empty() || changes_reply_pairing(args.front()))
       return fail(done, redis_errc::protocol);
@@ -516,7 +533,7 @@ struct core : std::enable_shared_from_this<core> {
     if (in_flight >= opt.max_in_flight) return fail(done, redis_errc::queue_full);
     // After a timeout, answer at once for a while instead of making every request wait out the
     // timeout again: a slow Redis then costs each request nothing rather than N timeouts.
-    if (std::chrono::steady_clock::now() < failing_fast_until)
+    if (!even_failing_fast && std::chrono::steady_clock::now() < failing_fast_until)
       return fail(done, redis_errc::not_connected);
 
     auto st = std::make_shared<command_state>(strand, std::move(done));
@@ -602,6 +619,7 @@ struct core : std::enable_shared_from_this<core> {
   mutable std::mutex target_mu;  // opt.host/port/unix_path: written on the strand, read anywhere
   std::function<void(std::uint64_t)> on_up_fn;
   std::function<void()> on_not_master_fn;
+  std::function<void()> on_down_fn;
 
   bool subscriber = false;
   std::vector<std::string> channels;
@@ -730,17 +748,27 @@ void redis_connection::async_command(std::vector<std::string> args,
 
 net::awaitable<redis_result> redis_connection::command(std::vector<std::string> args,
                                                       std::uint64_t in_session) {
+  return send(std::move(args), in_session, false);
+}
+
+net::awaitable<redis_result> redis_connection::probe(std::vector<std::string> args) {
+  return send(std::move(args), 0, true);
+}
+
+net::awaitable<redis_result> redis_connection::send(std::vector<std::string> args,
+                                                   std::uint64_t in_session,
+                                                   bool even_failing_fast) {
   return net::async_initiate<const net::use_awaitable_t<>, void(redis_result)>(
-      [c = impl_->c, in_session](auto handler, std::vector<std::string> args) {
+      [c = impl_->c, in_session, even_failing_fast](auto handler, std::vector<std::string> args) {
         // The handler resumes the caller's coroutine: run it on the caller's executor.
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
         auto on_done = [h](redis_result r) {
           auto ex = net::get_associated_executor(*h);
           net::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
         };
-        net::post(c->strand, [c, in_session, args = std::move(args),
+        net::post(c->strand, [c, in_session, even_failing_fast, args = std::move(args),
                               done = completion(std::move(on_done))]() mutable {
-          c->submit(std::move(args), std::move(done), in_session);
+          c->submit(std::move(args), std::move(done), in_session, even_failing_fast);
         });
       },
       net::use_awaitable, std::move(args));
@@ -772,6 +800,12 @@ std::uint64_t redis_connection::session() const noexcept { return impl_->c->sess
 void redis_connection::on_up(std::function<void(std::uint64_t)> f) {
   impl_->c->on_up_fn = std::move(f);
 }
+
+void redis_connection::reconnect() {
+  net::post(impl_->c->strand, [c = impl_->c] { c->drop_and_connect(); });
+}
+
+void redis_connection::on_down(std::function<void()> f) { impl_->c->on_down_fn = std::move(f); }
 
 void redis_connection::on_not_master(std::function<void()> f) {
   impl_->c->on_not_master_fn = std::move(f);

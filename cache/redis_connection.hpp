@@ -121,6 +121,10 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   // With `in_session` (not 0), the command is sent only on that session's link; on any other it
   // completes with `not_connected`, unsent.
   net::awaitable<redis_result> command(std::vector<std::string> args, std::uint64_t in_session = 0);
+  // command(), sent even in the second after a timeout, when commands otherwise fail at once
+  // with `not_connected` so that a slow Redis costs requests nothing: a health check has to
+  // learn whether Redis answers now.
+  net::awaitable<redis_result> probe(std::vector<std::string> args);
   // Callback form; `done` runs on the connection's strand.
   void async_command(std::vector<std::string> args, std::function<void(redis_result)> done);
 
@@ -137,6 +141,10 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   // (pending commands complete with `protocol`), and the new server is connected without waiting
   // out a backoff. A connection created without a host waits for this before connecting.
   void set_target(std::string host, std::uint16_t port);
+  // Drops the current link at once, even if its socket is still open (a server paused or cut
+  // off without a reset), and connects again without waiting out a backoff; pending commands
+  // complete with `protocol`. A subscriber subscribes again on the new link.
+  void reconnect();
   // "host:port" (or the socket path) this connection is pointed at; "" before any.
   std::string target() const;
 
@@ -146,6 +154,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   // Called on the connection's strand each time a link comes up, with its session.
   // REQUIRES: called before start().
   void on_up(std::function<void(std::uint64_t session)> f);
+  // Called on the connection's strand each time a link that was up goes away (not on stop()).
+  // REQUIRES: called before start().
+  void on_down(std::function<void()> f);
   // Called on the connection's strand when require_master found a replica. REQUIRES: before start().
   void on_not_master(std::function<void()> f);
 
@@ -154,6 +165,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
 
  private:
   redis_connection(net::any_io_executor ex, redis_options options);
+  net::awaitable<redis_result> send(std::vector<std::string> args, std::uint64_t in_session,
+                                    bool even_failing_fast);
   struct impl;
   std::unique_ptr<impl> impl_;
   friend struct impl;
