@@ -29,7 +29,7 @@ tiered_cache::tiered_cache(net::any_io_executor ex, std::unique_ptr<memory_store
 
 void tiered_cache::attach() {
   bus_.on_remote([this](const invalidation& m) { apply_remote(m); });
-  bus_.on_resubscribed([this] { net::co_spawn(ex_, resync(), net::detached); });
+  bus_.on_resubscribed([this] { resync(); });
   l2_.connection().on_up([this](std::uint64_t session) {
     net::co_spawn(ex_, replay_journal(session), net::detached);
   });
@@ -143,7 +143,7 @@ net::awaitable<void> tiered_cache::retry_pending() {
   // remembered invalidations again now and then.
   net::steady_timer timer(ex_);
   for (;;) {
-    timer.expires_after(std::chrono::milliseconds(500));
+    timer.expires_after(std::chrono::milliseconds(100));
     auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
     if (ec) co_return;
     if (pending() > 0 || overflowed()) co_await replay_pending();
@@ -164,20 +164,40 @@ std::size_t tiered_cache::pending() const {
   return pending_.size() + replaying_count_ + propagating_.load(std::memory_order_relaxed);
 }
 
+bool tiered_cache::careful() const noexcept {
+  if (bus_.isolated()) return true;
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  return now < settled_at_.load(std::memory_order_relaxed);
+}
+
+bool tiered_cache::young_enough(const entry& e, bool careful) const noexcept {
+  return !careful || wall_clock::now() - e.stored_at < isolated_ttl_;
+}
+
 net::awaitable<entry_ptr> tiered_cache::lookup(const variant_key& key) {
   fill_ticket local;
+  const bool careful_now = careful();
+  bool passed_over = false;
   if (l1_) {
     if (auto e = l1_->find(key)) {
-      stats_.l1_hits.fetch_add(1, std::memory_order_relaxed);
-      co_return e;
+      if (young_enough(*e, careful_now)) {
+        stats_.l1_hits.fetch_add(1, std::memory_order_relaxed);
+        co_return e;
+      }
+      passed_over = true;
     }
     // Taken before asking Redis: an invalidation arriving meanwhile keeps the copy out of L1.
     local = l1_->ticket(key.resource);
   }
   // Not on a link where the journal has not been applied yet: a miss meanwhile.
   const auto session = readable_session();
-  if (session == 0) co_return nullptr;
-  auto e = co_await l2_.fetch(key, session);
+  entry_ptr e;
+  if (session != 0) e = co_await l2_.fetch(key, session);
+  if (e && !young_enough(*e, careful_now)) {
+    e = nullptr;
+    passed_over = true;
+  }
+  if (passed_over) stats_.isolated_refetches.fetch_add(1, std::memory_order_relaxed);
   if (e) {
     stats_.l2_hits.fetch_add(1, std::memory_order_relaxed);
     if (l1_) {
@@ -203,7 +223,7 @@ net::awaitable<entry_ptr> tiered_cache::lookup_newer(const variant_key& key,
   const auto session = readable_session();
   if (session == 0) co_return nullptr;
   auto e = co_await l2_.fetch(key, session);
-  if (!e || e->stored_at <= stored_after) co_return nullptr;
+  if (!e || e->stored_at <= stored_after || !young_enough(*e, careful())) co_return nullptr;
   stats_.l2_hits.fetch_add(1, std::memory_order_relaxed);
   l1_->put(key, e, local, std::chrono::duration_cast<milliseconds>(e->expires_at - e->stored_at));
   co_return e;
@@ -365,11 +385,15 @@ void tiered_cache::apply_remote(const invalidation& m) {
   }
 }
 
-net::awaitable<void> tiered_cache::resync() {
-  stats_.resyncs.fetch_add(1, std::memory_order_relaxed);
+void tiered_cache::resync() {
+  // After the first subscription there is nothing to settle: nothing was kept before it.
+  if (stats_.resyncs.fetch_add(1, std::memory_order_relaxed) > 0) {
+    const auto settled = std::chrono::steady_clock::now() + settle_time;
+    settled_at_.store(settled.time_since_epoch().count(), std::memory_order_relaxed);
+  }
   if (l1_) l1_->clear();
   l1_grants_.clear();
-  co_await replay_pending();
+  net::co_spawn(ex_, replay_pending(), net::detached);
 }
 
 net::awaitable<void> tiered_cache::replay_pending() {

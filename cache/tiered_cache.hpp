@@ -18,6 +18,13 @@
 // earlier link are never stored (redis_store binds tickets to the session). Together, a write
 // Redis lost can cause misses only, as long as one instance that heard of it is still running.
 //
+// While the instance is isolated (no working subscription: it cannot hear of other instances'
+// writes), and for `settle_time` after a new subscription (other instances' writes Redis could
+// not take meanwhile are still being replayed), an entry stored more than the isolated TTL ago,
+// in L1 or in Redis, is not served: it is fetched again from upstream. That bounds what another
+// instance's write can leave behind during an outage to about the isolated TTL plus the time it
+// takes to notice.
+//
 // Thread-safety: may be used from any thread.
 #pragma once
 
@@ -45,6 +52,7 @@ struct tiered_stats {
   std::atomic<std::uint64_t> resyncs{0};               // L1 emptied after (re)subscription
   std::atomic<std::uint64_t> journal_replays{0};       // journals applied on a new link
   std::atomic<std::uint64_t> journal_replayed{0};      // invalidations applied by them
+  std::atomic<std::uint64_t> isolated_refetches{0};    // entries passed over: older than the isolated TTL
 };
 
 class tiered_cache final : public store, public grant_store, public backoff_store {
@@ -86,6 +94,13 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   // REQUIRES: before bus.start().
   void on_remote_invalidation(std::function<void()> f) { on_remote_ = std::move(f); }
 
+  // While isolated (and settling), entries stored longer ago than this are fetched again.
+  void set_isolated_ttl(std::chrono::milliseconds ttl) noexcept { isolated_ttl_ = ttl; }
+  // After a subscription comes back, the isolated rules hold this much longer.
+  static constexpr std::chrono::milliseconds settle_time{1000};
+  // The isolated rules hold now: isolated, or settling.
+  bool careful() const noexcept;
+
   memory_store* l1() noexcept { return l1_.get(); }
   // The in-process copy of grants (learned here or read from Redis); swept like embedded grants.
   memory_grants& l1_grants() noexcept { return l1_grants_; }
@@ -102,7 +117,10 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
 
  private:
   void apply_remote(const invalidation& m);
-  net::awaitable<void> resync();
+  // Empties L1 and its grants, then replays what is pending (spawned).
+  void resync();
+  // Whether `e` may be served now: not careful, or stored less than the isolated TTL ago.
+  bool young_enough(const entry& e, bool careful) const noexcept;
   net::awaitable<void> replay_pending();
   net::awaitable<void> retry_pending();
   bool overflowed() const;
@@ -148,6 +166,8 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   std::atomic<bool> journal_replaying_{false};
   tiered_stats stats_;
   std::function<void()> on_remote_;
+  std::chrono::milliseconds isolated_ttl_{1000};
+  std::atomic<std::chrono::steady_clock::rep> settled_at_{0};  // careful until then
 };
 
 }  // namespace wcp::cache

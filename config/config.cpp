@@ -284,6 +284,11 @@ const std::vector<setting>& settings() {
                      "with redis+sentinel://: the sentinels' own password (first line of FILE)",
                      &config::redis_sentinel_password_file));
     t.push_back(duration_ms("redis-timeout", "longest one request waits on Redis, all commands together", &config::redis_timeout));
+    t.push_back(duration_ms("isolated-ttl",
+                            "while an instance hears no invalidations (Redis down or paused), it "
+                            "serves cached entries younger than this only; older ones are fetched "
+                            "again (0 = none)",
+                            &config::isolated_ttl));
     t.push_back(text("redis-prefix", "NAME", "first part of every Redis key and channel name",
                      &config::redis_prefix));
     t.push_back(bytes("l1-max-bytes", "with Redis: in-process L1 size bound, 0 = no L1",
@@ -374,7 +379,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& help_topics
        {"cache-ttl", "stale-ttl", "refresh-ahead", "grant-ttl", "memory-max-bytes"}},
       {"Redis (several instances, one cache)",
        {"redis", "redis-password-file", "redis-sentinel-password-file", "redis-timeout",
-        "redis-prefix", "l1-max-bytes"}},
+        "isolated-ttl", "redis-prefix", "l1-max-bytes"}},
       {"Rate limits", {"max-retry-wait", "max-backoff", "default-backoff"}},
       {"Client requests",
        {"max-header-bytes", "max-body-bytes", "client-header-timeout", "client-body-timeout",
@@ -598,6 +603,10 @@ void validate_impl(const config& c, const source_fn& source) {
     if (value.count() > static_cast<std::int64_t>(max_duration_seconds) * 1000)
       fail(name, format_ms(value) + " is too large", source);
   }
+  if (c.isolated_ttl < milliseconds(0) ||
+      c.isolated_ttl.count() > static_cast<std::int64_t>(max_duration_seconds) * 1000)
+    fail("isolated-ttl", "must be between 0s and " + format_number(max_duration_seconds) +
+                             "s, not " + format_ms(c.isolated_ttl), source);
   const std::pair<const char*, seconds> ttls[] = {
       {"cache-ttl", c.cache_ttl},           {"stale-ttl", c.stale_ttl},
       {"grant-ttl", c.grant_ttl},           {"max-retry-wait", c.max_retry_wait},

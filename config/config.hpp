@@ -51,6 +51,7 @@ struct config {
   std::string redis_password_file;                // file holding the Redis password ("" = none)
   std::string redis_sentinel_password_file;       // file holding the sentinels' password ("" = none)
   milliseconds redis_timeout{50};                 // longest any request waits on Redis
+  milliseconds isolated_ttl{1000};                // entries served while isolated are younger
   std::string redis_prefix = "wcp";               // keys are <prefix>:v1:..., channel <prefix>:v1:invalidations
   std::size_t l1_max_bytes = 64u << 20;           // with Redis: in-process L1 bound, 0 = no L1
 

@@ -159,6 +159,22 @@ struct server::impl {
   r.add_counter_fn("webex_cache_proxy_invalidation_messages_malformed_total",
                    "Messages on the invalidation channel that did not parse.",
                    [bus] { return static_cast<double>(bus->malformed()); });
+  r.add_gauge_fn("webex_cache_proxy_isolated",
+                 "1 while this instance has no working invalidation subscription (it serves "
+                 "cached entries younger than --isolated-ttl only).",
+                 [bus] { return bus->isolated() ? 1.0 : 0.0; });
+  r.add_counter_fn("webex_cache_proxy_isolated_periods_total",
+                   "Times this instance lost its invalidation subscription (Redis down, paused "
+                   "or cut off).",
+                   [bus] { return static_cast<double>(bus->isolated_periods()); });
+  r.add_counter_fn("webex_cache_proxy_isolated_refetches_total",
+                   "Cached entries passed over while isolated (or just after) because they were "
+                   "older than --isolated-ttl: fetched again.",
+                   [tiered] { return static_cast<double>(tiered->stats().isolated_refetches.load()); });
+  r.add_counter_fn("webex_cache_proxy_redis_subscription_check_failures_total",
+                   "Subscriptions dropped and made again because they carried nothing, not even "
+                   "this instance's own probe, for four --redis-timeouts (a paused Redis).",
+                   [bus] { return static_cast<double>(bus->check_failures()); });
   r.add_counter_fn("webex_cache_proxy_l1_resyncs_total",
                    "Times L1 was emptied after (re)subscribing to invalidations.",
                    [tiered] { return static_cast<double>(tiered->stats().resyncs.load()); });
@@ -200,7 +216,8 @@ struct server::impl {
     out += "redis master: " + (master.empty() ? std::string("unknown (no sentinel has named it yet)") : master) + "\n";
     if (sentinels)
       out += "redis sentinels up: " + std::to_string(sentinels->sentinels_up()) + "\n";
-    out += std::string("invalidations: ") + (redis_subscriber->up() ? "subscribed" : "not subscribed") + "\n";
+    out += std::string("invalidations: ") + (redis_subscriber->up() ? "subscribed" : "not subscribed") +
+           (bus->isolated() ? " (isolated: serving cached entries younger than --isolated-ttl only)" : "") + "\n";
     out += "redis errors: " + std::to_string(st.errors.load()) + ", reconnects: " + std::to_string(st.reconnects.load()) + "\n";
     return out;
   }
@@ -503,18 +520,35 @@ server::server(config::config cfg, std::function<std::optional<config::config>()
     m.redis_entries = std::make_unique<cache::redis_store>(m.redis_commands, m.cfg.redis_prefix);
     m.redis_grants = std::make_unique<cache::redis_grants>(m.redis_commands, m.cfg.redis_prefix);
     m.redis_backoff = std::make_unique<cache::redis_backoff>(m.redis_commands, m.cfg.redis_prefix);
+    // The subscription is checked at every --redis-timeout and given up after four without
+    // proof: a paused Redis is noticed within a few timeouts.
+    cache::subscription_check check;
+    check.interval = std::clamp(m.cfg.redis_timeout, std::chrono::milliseconds(10),
+                                std::chrono::milliseconds(1000));
+    check.deadline = 4 * check.interval;
     m.bus = std::make_unique<cache::invalidation_bus>(
         m.redis_commands, m.redis_subscriber, m.cfg.redis_prefix + ":v1:invalidations",
-        new_instance_id());
+        new_instance_id(), check);
+    m.bus->on_isolation([ttl = m.cfg.isolated_ttl](bool isolated, std::chrono::milliseconds lasted) {
+      if (isolated)
+        log::warn("isolated: no working invalidation subscription; serving cached entries younger "
+                  "than --isolated-ttl only",
+                  {{"isolated_ttl_ms", static_cast<std::int64_t>(ttl.count())}});
+      else
+        log::info("invalidation subscription back: cache emptied of what other instances may "
+                  "have changed",
+                  {{"isolated_ms", static_cast<std::int64_t>(lasted.count())}});
+    });
     std::unique_ptr<cache::memory_store> l1;
     if (m.cfg.l1_max_bytes > 0)
       l1 = std::make_unique<cache::memory_store>(m.cfg.l1_max_bytes, 16, fence_lifetime(m.cfg));
     m.tiered = std::make_unique<cache::tiered_cache>(ex, std::move(l1), *m.redis_entries,
                                                      *m.redis_grants, *m.redis_backoff, *m.bus);
+    m.tiered->set_isolated_ttl(m.cfg.isolated_ttl);
     m.tiered->attach();
     m.tiered->on_remote_invalidation(
         [c = &m.metrics.invalidations.with({"remote"})] { c->inc(); });
-    m.bus->start();
+    m.bus->start(ex);
     m.l1 = m.tiered->l1();
     store_iface = m.tiered.get();
     grants_iface = m.tiered.get();

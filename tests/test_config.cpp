@@ -682,3 +682,16 @@ TEST_CASE("refresh-ahead: a fraction of the TTL from 0 (off) to below 1") {
   CHECK(contains(load_error({"--refresh-ahead", "20%"}), "--refresh-ahead: \"20%\" is not a number"));
   CHECK(contains(cfg::describe(load({"--refresh-ahead", "0.3"}).cfg), "refresh-ahead = 0.3\n"));
 }
+
+TEST_CASE("isolated-ttl: 1s by default, 0 allowed, from flag, environment and file") {
+  CHECK(load({}).cfg.isolated_ttl == 1000ms);
+  CHECK(load({"--isolated-ttl", "0"}).cfg.isolated_ttl == 0ms);
+  CHECK(load({"--isolated-ttl", "250ms"}).cfg.isolated_ttl == 250ms);
+  CHECK(load({}, {"WEBEX_CACHE_PROXY_ISOLATED_TTL=2s"}).cfg.isolated_ttl == 2000ms);
+  temp_file file("isolated-ttl = 0.5s\n");
+  CHECK(load({"--config", file.path}).cfg.isolated_ttl == 500ms);
+  CHECK(contains(load_error({"--isolated-ttl", "-1s"}), "--isolated-ttl"));
+  CHECK(contains(load_error({"--isolated-ttl", "soon"}), "--isolated-ttl"));
+  CHECK(contains(cfg::describe(load({"--isolated-ttl", "3s"}).cfg), "isolated-ttl = 3s\n"));
+  CHECK(contains(load({"--help"}).help_text, "--isolated-ttl"));
+}

@@ -126,7 +126,8 @@ TEST_CASE("a grant dropped by a 401 on one instance is dropped on the other") {
 }
 
 TEST_CASE("Redis killed mid-run: requests are still answered - and Redis is used again once back") {
-  cluster c;
+  // Entries stay servable from L1 while isolated: this test is about answers, not staleness.
+  cluster c({"--isolated-ttl", "10m"});
   const auto path = park_path(c.world);
   const auto auth = bearer(c.world.token_admin_a);
   REQUIRE(c.get(c.a, path, auth).status == 200);
@@ -489,4 +490,151 @@ TEST_CASE("secrets and available-* lists are never stored - read twice, through 
   // Every read went to Webex, and Redis holds no entry.
   for (const auto& path : never) CHECK(c.fake.count("GET", path) == 3);
   CHECK(c.redis.cli({"KEYS", "wcp:v1:entry:*"}).empty());
+}
+
+TEST_CASE("a paused Redis is noticed on the subscription: the instance is isolated until Redis answers again") {
+  cluster c({"--redis-timeout", "50ms"});
+  for (auto* p : {&c.a, &c.b}) CHECK(metric(p->admin_port, "webex_cache_proxy_isolated") == 0);
+  const double resyncs = metric(c.b.admin_port, "webex_cache_proxy_l1_resyncs_total");
+  // SIGSTOP: the sockets stay open and nothing says the subscription is gone; only its check does.
+  c.redis.pause();
+  const auto paused_at = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] {
+    return metric(c.a.admin_port, "webex_cache_proxy_isolated") == 1 &&
+           metric(c.b.admin_port, "webex_cache_proxy_isolated") == 1;
+  }));
+  MESSAGE("noticed after " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - paused_at).count()
+                           << " ms (the check gives up after 4 x 50 ms)");
+  CHECK(http_request(c.a.admin_port, "GET", "/readyz").body.find("(isolated:") != std::string::npos);
+  for (auto* p : {&c.a, &c.b}) {
+    CHECK(metric(p->admin_port, "webex_cache_proxy_redis_subscription_check_failures_total") >= 1);
+    CHECK(metric(p->admin_port, "webex_cache_proxy_isolated_periods_total") >= 1);
+  }
+  c.redis.resume();
+  REQUIRE(eventually([&] {
+    return metric(c.a.admin_port, "webex_cache_proxy_isolated") == 0 &&
+           metric(c.b.admin_port, "webex_cache_proxy_isolated") == 0 &&
+           metric(c.b.admin_port, "webex_cache_proxy_redis_subscribed") == 1;
+  }));
+  // Messages may have been missed meanwhile: L1 was emptied.
+  CHECK(metric(c.b.admin_port, "webex_cache_proxy_l1_resyncs_total") > resyncs);
+}
+
+TEST_CASE("isolated: an L1 entry older than --isolated-ttl is fetched again, a younger one is served") {
+  test::redis_server redis;
+  fake::fake_webex fake;
+  const auto world = fake::populate_demo_world(fake);
+  auto patient = test::start_proxy({"--upstream", fake.base_url(), "--redis", redis.url(),
+                                    "--isolated-ttl", "10m"});
+  auto careful = test::start_proxy({"--upstream", fake.base_url(), "--redis", redis.url(),
+                                    "--isolated-ttl", "0s"});
+  for (auto* p : {&patient, &careful})
+    REQUIRE(eventually([&] {
+      return metric(p->admin_port, "webex_cache_proxy_redis_up") == 1 &&
+             metric(p->admin_port, "webex_cache_proxy_redis_subscribed") == 1;
+    }));
+  const auto path = park_path(world);
+  const auto auth = bearer(world.token_admin_a);
+  REQUIRE(http_request(patient.port, "GET", path, auth).header("X-Cache") == "MISS");
+  // Not isolated: --isolated-ttl changes nothing, the copy in Redis is a hit.
+  REQUIRE(http_request(careful.port, "GET", path, auth).header("X-Cache") == "HIT");
+  REQUIRE(http_request(careful.port, "GET", path, auth).header("X-Cache") == "HIT");
+  CHECK(metric(careful.admin_port, "webex_cache_proxy_isolated_refetches_total") == 0);
+
+  redis.kill();
+  for (auto* p : {&patient, &careful})
+    REQUIRE(eventually([&] { return metric(p->admin_port, "webex_cache_proxy_isolated") == 1; }));
+  const auto fetched = fake.count("GET", path);
+  CHECK(http_request(patient.port, "GET", path, auth).header("X-Cache") == "HIT");
+  CHECK(fake.count("GET", path) == fetched);
+  // Every read while isolated goes upstream when nothing cached is young enough.
+  for (int i = 1; i <= 2; ++i) {
+    auto res = http_request(careful.port, "GET", path, auth);
+    CHECK(res.status == 200);
+    CHECK(res.header("X-Cache") == "MISS");
+    CHECK(fake.count("GET", path) == fetched + i);
+  }
+  CHECK(metric(careful.admin_port, "webex_cache_proxy_isolated_refetches_total") == 2);
+  CHECK(metric(patient.admin_port, "webex_cache_proxy_isolated_refetches_total") == 0);
+  CHECK(metric(careful.admin_port, "webex_cache_proxy_isolated_periods_total") == 1);
+}
+
+TEST_CASE("a rename through one instance while Redis is down reaches the other's readers within --isolated-ttl") {
+  cluster c({"--isolated-ttl", "300ms", "--cache-ttl", "10m"});
+  const auto path = park_path(c.world);
+  const auto auth = bearer(c.world.token_admin_a);
+  REQUIRE(c.get(c.a, path, auth).status == 200);
+  REQUIRE(c.get(c.b, path, auth).header("X-Cache") == "HIT");  // in B's L1 from here
+  c.redis.kill();
+  for (auto* p : {&c.a, &c.b})
+    REQUIRE(eventually([&] { return metric(p->admin_port, "webex_cache_proxy_isolated") == 1; }));
+  header_list put = auth;
+  put.emplace_back("Content-Type", "application/json");
+  REQUIRE(http_request(c.a.port, "PUT", path, put, R"({"name":"Renamed Park"})").status == 200);
+  // B cannot hear of it; its copy is passed over once older than 300 ms, and Webex says the old
+  // ID is gone. (Before, B served its copy for the whole --cache-ttl.)
+  CHECK(eventually([&] { return c.get(c.b, path, auth).status == 404; }));
+  CHECK(metric(c.b.admin_port, "webex_cache_proxy_isolated_refetches_total") >= 1);
+
+  c.redis.restart();
+  for (auto* p : {&c.a, &c.b})
+    REQUIRE(eventually([&] {
+      return metric(p->admin_port, "webex_cache_proxy_isolated") == 0 &&
+             metric(p->admin_port, "webex_cache_proxy_redis_up") == 1;
+    }));
+  CHECK(metric(c.a.admin_port, "webex_cache_proxy_isolated_periods_total") == 1);
+  CHECK(c.get(c.b, path, auth).status == 404);
+}
+
+TEST_CASE("back from isolation, an instance does not serve Redis's copy of what another wrote meanwhile, while that write waits to be replayed") {
+  test::redis_server redis;
+  REQUIRE(redis.cli({"ACL", "SETUSER", "alice", "on", ">alicepw", "~*", "&*", "+@all"}) == "OK");
+  fake::fake_webex fake;
+  const auto world = fake::populate_demo_world(fake);
+  const std::string alice_url = "redis://alice:alicepw@127.0.0.1:" + std::to_string(redis.port());
+  const std::vector<std::string> common{"--upstream", fake.base_url(), "--isolated-ttl", "100ms",
+                                        "--cache-ttl", "10m"};
+  auto with = [&](std::string url) {
+    auto args = common;
+    args.insert(args.end(), {"--redis", std::move(url)});
+    return args;
+  };
+  auto a = test::start_proxy(with(alice_url));
+  auto b = test::start_proxy(with(redis.url()));
+  for (auto* p : {&a, &b})
+    REQUIRE(eventually([&] {
+      return metric(p->admin_port, "webex_cache_proxy_redis_up") == 1 &&
+             metric(p->admin_port, "webex_cache_proxy_redis_subscribed") == 1;
+    }));
+  const auto path = park_path(world);
+  const auto auth = bearer(world.token_admin_a);
+  REQUIRE(http_request(a.port, "GET", path, auth).status == 200);  // in Redis
+  // A is shut out of Redis; its rename cannot drop Redis's copy: it waits to be replayed.
+  REQUIRE(redis.cli({"ACL", "SETUSER", "alice", "off"}) == "OK");
+  redis.cli({"CLIENT", "KILL", "USER", "alice"});
+  REQUIRE(eventually([&] { return metric(a.admin_port, "webex_cache_proxy_redis_up") == 0; }));
+  header_list put = auth;
+  put.emplace_back("Content-Type", "application/json");
+  REQUIRE(http_request(a.port, "PUT", path, put, R"({"name":"Renamed Park"})").status == 200);
+  REQUIRE(metric(a.admin_port, "webex_cache_proxy_pending_invalidations") >= 1);
+  // B loses its subscription and gets it back: it may have missed messages, and writes made
+  // meanwhile may not be in Redis yet. For a while its reads pass over Redis's older copies.
+  const double periods = metric(b.admin_port, "webex_cache_proxy_isolated_periods_total");
+  redis.cli({"CLIENT", "KILL", "TYPE", "pubsub"});
+  REQUIRE(eventually([&] {
+    return metric(b.admin_port, "webex_cache_proxy_isolated_periods_total") > periods &&
+           metric(b.admin_port, "webex_cache_proxy_isolated") == 0;
+  }));
+  const double refetches = metric(b.admin_port, "webex_cache_proxy_isolated_refetches_total");
+  CHECK(http_request(b.port, "GET", path, auth).status == 404);
+  CHECK(metric(b.admin_port, "webex_cache_proxy_isolated_refetches_total") == refetches + 1);
+
+  // A back: its rename is replayed, Redis's copy goes.
+  REQUIRE(redis.cli({"ACL", "SETUSER", "alice", "on"}) == "OK");
+  REQUIRE(eventually([&] {
+    return metric(a.admin_port, "webex_cache_proxy_pending_invalidations") == 0;
+  }));
+  CHECK(redis.cli({"--scan", "--pattern", "*entry*"}).empty());
+  CHECK(http_request(b.port, "GET", path, auth).status == 404);
 }
