@@ -122,7 +122,7 @@ TEST_CASE("interim answers (1xx) are read past - the client gets the final answe
     return a;
   });
   const auto park = fake::call_park_path(w.loc_a1, w.park_a1);
-  for (const std::string target : {park, std::string("/v1/people/me")}) {
+  for (const std::string& target : {park, std::string("/v1/people/me")}) {
     CAPTURE(target);
     auto res = s.get(target, w.token_admin_a);
     CHECK(res.status == 200);
@@ -151,7 +151,7 @@ TEST_CASE("an upstream connection with bytes past its answer is never reused") {
     return a;
   });
   // A passthrough (streamed) and an uncacheable read of a cached route (buffered).
-  for (const std::string first : {std::string("/v1/poison"),
+  for (const std::string& first : {std::string("/v1/poison"),
                                   fake::call_park_path(w.loc_a1, w.park_a2) + "?poison=1"}) {
     CAPTURE(first);
     CHECK(s.get(first, w.token_admin_a).body == "{}");

@@ -337,7 +337,7 @@ TEST_CASE("a repeated orgId is a 400 in the Webex error shape - and nothing is f
   const auto& w = s.world;
   // The partner may act on org A; read as the last value (B) or as the first (A), the two
   // orgs would give different answers and grants.
-  for (const std::string target : {park_a1(w) + "?orgId=" + w.org_a + "&orgId=" + w.org_b,
+  for (const std::string& target : {park_a1(w) + "?orgId=" + w.org_a + "&orgId=" + w.org_b,
                                    park_a1(w) + "?orgId=" + w.org_b + "&orgId=" + w.org_a,
                                    std::string("/v1/people/me?orgId=") + w.org_a + "&orgId=" + w.org_b}) {
     CAPTURE(target);

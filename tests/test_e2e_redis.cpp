@@ -53,6 +53,37 @@ struct cluster {
 
 std::string park_path(const fake::demo_world& w) { return fake::call_park_path(w.loc_a1, w.park_a1); }
 
+// Two instances on one Redis: `plain` logs in as the default user, `shut` as an ACL user the
+// test can shut out of Redis (its links killed, its logins refused) and let in again.
+struct one_shut_out {
+  explicit one_shut_out(std::vector<std::string> extra = {}) : world(fake::populate_demo_world(fake)) {
+    REQUIRE(redis.cli({"ACL", "SETUSER", "shut", "on", ">shutpw", "~*", "&*", "+@all"}) == "OK");
+    const std::string shut_url = "redis://shut:shutpw@127.0.0.1:" + std::to_string(redis.port());
+    auto with = [&](std::string url) {
+      std::vector<std::string> args{"--upstream", fake.base_url(), "--redis", std::move(url)};
+      args.insert(args.end(), extra.begin(), extra.end());
+      return args;
+    };
+    plain = test::start_proxy(with(redis.url()));
+    shut = test::start_proxy(with(shut_url));
+    for (auto* p : {&plain, &shut})
+      REQUIRE(eventually([&] {
+        return metric(p->admin_port, "webex_cache_proxy_redis_up") == 1 &&
+               metric(p->admin_port, "webex_cache_proxy_redis_subscribed") == 1;
+      }));
+  }
+  void shut_out() {
+    REQUIRE(redis.cli({"ACL", "SETUSER", "shut", "off"}) == "OK");
+    redis.cli({"CLIENT", "KILL", "USER", "shut"});
+  }
+  void let_in() { REQUIRE(redis.cli({"ACL", "SETUSER", "shut", "on"}) == "OK"); }
+
+  test::redis_server redis;
+  fake::fake_webex fake;
+  fake::demo_world world;
+  test::proxy_process plain, shut;
+};
+
 }  // namespace
 
 TEST_CASE("an entry filled through one instance is a hit on the other") {
@@ -423,27 +454,17 @@ TEST_CASE("a write Redis lost - it came back from a snapshot taken before - caus
 }
 
 TEST_CASE("an instance that missed invalidation messages empties its L1 when it subscribes again") {
-  test::redis_server redis;
-  REQUIRE(redis.cli({"ACL", "SETUSER", "bob", "on", ">bobpw", "~*", "&*", "+@all"}) == "OK");
-  fake::fake_webex fake;
-  const auto world = fake::populate_demo_world(fake);
-  const std::string bob_url = "redis://bob:bobpw@127.0.0.1:" + std::to_string(redis.port());
-  auto a = test::start_proxy({"--upstream", fake.base_url(), "--redis", redis.url()});
-  auto b = test::start_proxy({"--upstream", fake.base_url(), "--redis", bob_url});
-  for (auto* p : {&a, &b})
-    REQUIRE(eventually([&] {
-      return metric(p->admin_port, "webex_cache_proxy_redis_up") == 1 &&
-             metric(p->admin_port, "webex_cache_proxy_redis_subscribed") == 1;
-    }));
-  const auto path = park_path(world);
-  const auto auth = bearer(world.token_admin_a);
+  one_shut_out c;
+  auto& a = c.plain;
+  auto& b = c.shut;
+  const auto path = park_path(c.world);
+  const auto auth = bearer(c.world.token_admin_a);
   REQUIRE(http_request(a.port, "GET", path, auth).status == 200);
   REQUIRE(http_request(b.port, "GET", path, auth).header("X-Cache") == "HIT");  // in B's L1
 
   // B is cut off from Redis (and cannot come back yet) while A renames the call park: B misses
   // the invalidation message.
-  REQUIRE(redis.cli({"ACL", "SETUSER", "bob", "off"}) == "OK");
-  redis.cli({"CLIENT", "KILL", "USER", "bob"});
+  c.shut_out();
   REQUIRE(eventually([&] { return metric(b.admin_port, "webex_cache_proxy_redis_subscribed") == 0; }));
   const double resyncs = metric(b.admin_port, "webex_cache_proxy_l1_resyncs_total");
   const double replays = metric(b.admin_port, "webex_cache_proxy_redis_journal_replays_total");
@@ -452,7 +473,7 @@ TEST_CASE("an instance that missed invalidation messages empties its L1 when it 
   REQUIRE(http_request(a.port, "PUT", path, put, R"({"name":"Renamed Park"})").status == 200);
   CHECK(metric(b.admin_port, R"(webex_cache_proxy_invalidations_total{reason="remote"})") == 0);
 
-  REQUIRE(redis.cli({"ACL", "SETUSER", "bob", "on"}) == "OK");
+  c.let_in();
   REQUIRE(eventually([&] {
     return metric(b.admin_port, "webex_cache_proxy_redis_subscribed") == 1 &&
            metric(b.admin_port, "webex_cache_proxy_l1_resyncs_total") > resyncs &&
@@ -590,31 +611,16 @@ TEST_CASE("a rename through one instance while Redis is down reaches the other's
 }
 
 TEST_CASE("back from isolation, an instance does not serve Redis's copy of what another wrote meanwhile, while that write waits to be replayed") {
-  test::redis_server redis;
-  REQUIRE(redis.cli({"ACL", "SETUSER", "alice", "on", ">alicepw", "~*", "&*", "+@all"}) == "OK");
-  fake::fake_webex fake;
-  const auto world = fake::populate_demo_world(fake);
-  const std::string alice_url = "redis://alice:alicepw@127.0.0.1:" + std::to_string(redis.port());
-  const std::vector<std::string> common{"--upstream", fake.base_url(), "--isolated-ttl", "100ms",
-                                        "--cache-ttl", "10m"};
-  auto with = [&](std::string url) {
-    auto args = common;
-    args.insert(args.end(), {"--redis", std::move(url)});
-    return args;
-  };
-  auto a = test::start_proxy(with(alice_url));
-  auto b = test::start_proxy(with(redis.url()));
-  for (auto* p : {&a, &b})
-    REQUIRE(eventually([&] {
-      return metric(p->admin_port, "webex_cache_proxy_redis_up") == 1 &&
-             metric(p->admin_port, "webex_cache_proxy_redis_subscribed") == 1;
-    }));
+  one_shut_out c({"--isolated-ttl", "100ms", "--cache-ttl", "10m"});
+  auto& a = c.shut;
+  auto& b = c.plain;
+  auto& redis = c.redis;
+  const auto& world = c.world;
   const auto path = park_path(world);
   const auto auth = bearer(world.token_admin_a);
   REQUIRE(http_request(a.port, "GET", path, auth).status == 200);  // in Redis
   // A is shut out of Redis; its rename cannot drop Redis's copy: it waits to be replayed.
-  REQUIRE(redis.cli({"ACL", "SETUSER", "alice", "off"}) == "OK");
-  redis.cli({"CLIENT", "KILL", "USER", "alice"});
+  c.shut_out();
   REQUIRE(eventually([&] { return metric(a.admin_port, "webex_cache_proxy_redis_up") == 0; }));
   header_list put = auth;
   put.emplace_back("Content-Type", "application/json");
@@ -633,7 +639,7 @@ TEST_CASE("back from isolation, an instance does not serve Redis's copy of what 
   CHECK(metric(b.admin_port, "webex_cache_proxy_isolated_refetches_total") == refetches + 1);
 
   // A back: its rename is replayed, Redis's copy goes.
-  REQUIRE(redis.cli({"ACL", "SETUSER", "alice", "on"}) == "OK");
+  c.let_in();
   REQUIRE(eventually([&] {
     return metric(a.admin_port, "webex_cache_proxy_pending_invalidations") == 0;
   }));

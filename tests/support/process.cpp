@@ -142,7 +142,9 @@ proxy_process start_proxy(std::vector<std::string> args, std::vector<std::string
   std::vector<std::string> all{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"};
   all.insert(all.end(), args.begin(), args.end());
   proxy_process p;
-  p.proc = std::make_unique<process>(WCP_PROXY_BINARY, all, env);
+  // WCP_PROXY_BINARY in the environment runs another build (a benchmark against an older one).
+  const char* binary = std::getenv("WCP_PROXY_BINARY");
+  p.proc = std::make_unique<process>(binary && *binary ? binary : WCP_PROXY_BINARY, all, env);
   p.port = port_after(p.proc->wait_for_output("client listener"), "client listener");
   p.admin_port = port_after(p.proc->wait_for_output("admin listener"), "admin listener");
   return p;

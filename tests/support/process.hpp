@@ -51,7 +51,7 @@ struct proxy_process {
 };
 
 // Starts the daemon with `args` (after --listen/--admin-listen on 127.0.0.1:0) and waits until
-// both listeners are up.
+// both listeners are up. WCP_PROXY_BINARY in the environment names another binary to run.
 proxy_process start_proxy(std::vector<std::string> args, std::vector<std::string> env = {});
 
 // A fresh empty directory under the system temp dir.
