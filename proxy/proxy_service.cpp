@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <ctime>
 
 #include <simdjson.h>
 
@@ -112,6 +113,35 @@ std::string_view x_cache_value(cache_result r) noexcept {
 }
 }  // namespace
 
+namespace {
+// Whether header lines ("Name: value\r\n"...) have a Date field.
+bool has_date_line(std::string_view lines) {
+  for (std::size_t at = 0; at < lines.size();) {
+    const auto end = lines.find("\r\n", at);
+    const auto line = lines.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
+    if (line.size() >= 5 && iequals(line.substr(0, 5), "date:")) return true;
+    if (end == std::string_view::npos) break;
+    at = end + 2;
+  }
+  return false;
+}
+}  // namespace
+
+void append_http_date(std::string& out, cache::wall_clock::time_point t) {
+  // Formatted once per second and thread: hits of entries stored in the same second share it.
+  thread_local std::time_t last = -1;
+  thread_local char text[32];
+  thread_local std::size_t length = 0;
+  const std::time_t secs = cache::wall_clock::to_time_t(t);
+  if (secs != last) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    length = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    last = secs;
+  }
+  out.append(text, length);
+}
+
 void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
                        unsigned version, bool keep_alive, std::int64_t age,
                        std::string_view tracking_id, std::string_view link,
@@ -129,7 +159,14 @@ void format_entry_head(std::string& out, const cache::entry& e, cache_result res
   if (!e.content_type.empty()) out.append("Content-Type: ").append(e.content_type).append("\r\n");
   if (!tracking_id.empty()) out.append("trackingid: ").append(tracking_id).append("\r\n");
   if (!link.empty()) out.append("Link: ").append(link).append("\r\n");
-  out.append(more_headers);
+  out.append(more_headers);  // upstream's own, for the answer that filled the entry
+  if (more_headers.empty() || !has_date_line(more_headers)) {
+    // When the answer was stored (RFC 9111 section 4: a stored answer keeps its Date), with Age
+    // beside it.
+    out.append("Date: ");
+    append_http_date(out, e.stored_at);
+    out.append("\r\n");
+  }
   out.append("X-Cache: ").append(x_cache_value(result)).append("\r\nAge: ");
   append_number(static_cast<std::uint64_t>(std::max<std::int64_t>(age, 0)));
   out.append("\r\nContent-Length: ");
@@ -622,11 +659,30 @@ answer proxy_service::upstream_failed(const http::request<http::string_body>& re
     message = "The Webex API sent an answer the proxy could not read.";
   } else if (res.failure == upstream_failure::rate_limited) {
     status = res.limit_status;
-    message = status == 429 ? "Too many requests: the Webex API asked this token to wait."
-                            : "The resource is locked: the Webex API asked to wait.";
-    metrics_.rate_limited.with({status == 429 ? "429" : "423"}).inc();
     const auto seconds = std::max<std::int64_t>(1, (res.wait.count() + 999) / 1000);
-    a.response = error_response(status, req.version(), message, tracking);
+    if (res.response.result_int() == status) {
+      // Webex's own refusal, relayed: its status and words, its trackingid beside this
+      // request's, and Retry-After as the time left of the block it set.
+      a.upstream_status = status;
+      a.upstream_seconds = res.seconds;
+      a.response = http::response<http::string_body>{static_cast<http::status>(status), req.version()};
+      if (const auto type = res.response[http::field::content_type]; !type.empty())
+        a.response.set(http::field::content_type, type);
+      a.response.set("trackingid", tracking);
+      if (const auto theirs = res.response["trackingid"]; !theirs.empty())
+        a.response.set("X-Upstream-TrackingID", theirs);
+      a.response.body() = res.response.body();
+      a.response.prepare_payload();
+    } else {
+      // The proxy's own, during a block it knows of: no request went to Webex.
+      message = status == 429
+                    ? "Too many requests: the Webex API asked this token to wait; answered by "
+                      "webex-cache-proxy without asking Webex again."
+                    : "The resource is locked: the Webex API asked to wait; answered by "
+                      "webex-cache-proxy without asking Webex again.";
+      metrics_.rate_limited.with({status == 429 ? "429" : "423"}).inc();
+      a.response = error_response(status, req.version(), message, tracking);
+    }
     a.response.set(http::field::retry_after, std::to_string(seconds));
     a.response.set("X-Cache", x_cache_value(cache));
     return a;
@@ -1102,17 +1158,26 @@ net::awaitable<answer> proxy_service::pass_through(http::request<http::string_bo
     if (status == 429 || status == 423) {
       const auto wait = co_await note_rate_limit(
           status, stream.parser->get()[http::field::retry_after], scope);
-      // The refusal's body is small; read it off so that the connection can be reused.
-      char sink[4096];
-      std::size_t drained = 0;
+      // The refusal's body is small; read it (to relay it, and so that the connection can be
+      // reused).
+      auto& head = stream.parser->get();
+      blocked.response.result(status);
+      for (const auto field : {"Content-Type", "trackingid"})
+        if (const auto v = head[field]; !v.empty()) blocked.response.set(field, v);
+      char chunk[4096];
       beast::error_code ec;
-      while (!ec && !stream.parser->is_done() && drained < (64u << 10))
-        drained += co_await stream.read_body(sink, sizeof sink, ec);
-      if (!ec) pool.release(stream);
+      while (!ec && !stream.parser->is_done() && blocked.response.body().size() < (64u << 10)) {
+        const auto n = co_await stream.read_body(chunk, sizeof chunk, ec);
+        blocked.response.body().append(chunk, n);
+      }
+      const bool complete = !ec && stream.parser->is_done();
+      if (complete) pool.release(stream);
       if (scope.idempotent && wait <= budget && round < max_rounds) continue;
       blocked.failure = upstream_failure::rate_limited;
       blocked.wait = wait;
       blocked.limit_status = status;
+      blocked.seconds = stream.header_seconds;
+      if (!complete) blocked.response.body().clear();  // not all of it: none
       co_return upstream_failed(req, blocked, cache_result::bypass);
     }
 

@@ -295,11 +295,17 @@ class proxy_service {
 http::request<http::string_body> make_upstream_request(const http::request<http::string_body>& req,
                                                        std::string_view base_path);
 
+// Appends `t` as an HTTP date (IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT").
+void append_http_date(std::string& out, cache::wall_clock::time_point t);
+
 // Appends the head of an answer made from a cached entry to `out`: the status line, Content-Type
 // as upstream sent it, `trackingid` (this request's: never the one of the request that filled the
-// entry), `link` (the entry's Link, moved to this client's origin) when not empty, X-Cache, Age,
-// Content-Length, a Connection header where the HTTP version's default is not what happens, and
-// the blank line. The body is the entry's.
+// entry), `link` (the entry's Link, moved to this client's origin) when not empty, then
+// `more_headers` (upstream's end-to-end headers, for the answer that filled the entry), Date
+// unless those have one (when the entry was stored: a hit carries its stored answer's Date, RFC
+// 9111 section 4; no Server, the proxy does not name itself), X-Cache, Age, Content-Length, a
+// Connection header where the HTTP version's default is not what happens, and the blank line.
+// The body is the entry's.
 void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
                        unsigned version, bool keep_alive, std::int64_t age,
                        std::string_view tracking_id, std::string_view link = {},

@@ -5,7 +5,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -458,4 +461,32 @@ TEST_CASE("a Link on an answer the proxy reads whole (a cached route's miss) mov
   CHECK(miss.header("X-Cache") == "MISS");
   CHECK(miss.header("Link") == "<http://127.0.0.1:" + std::to_string(s.proxy.port) + park +
                                    "?x=1>; rel=\"alternate\"");
+}
+
+TEST_CASE("answers from the cache carry Date and Age: when the answer was stored, and how long ago - no Server") {
+  stack s;
+  const auto path = fake::call_park_path(s.world.loc_a1, s.world.park_a1);
+  const auto parse_date = [](const std::string& text) -> std::optional<std::time_t> {
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end != '\0') return std::nullopt;
+    return timegm(&tm);
+  };
+  const auto miss = s.get(path, s.world.token_admin_a);
+  REQUIRE(miss.header("X-Cache") == "MISS");
+  const auto stored = parse_date(miss.header("Date"));  // the fake sends none: the proxy's
+  REQUIRE(stored.has_value());
+  CHECK(std::abs(*stored - std::time(nullptr)) <= 5);
+  // Read until the entry is a second old (no sleep: the reads are the wait).
+  test::http_response hit;
+  REQUIRE(test::eventually([&] {
+    hit = s.get(path, s.world.token_admin_a);
+    return hit.header("X-Cache") == "HIT" && hit.header("Age") != "0";
+  }));
+  CHECK(hit.header("Date") == miss.header("Date"));  // the stored answer's, not now
+  const auto age = std::stoll(hit.header("Age"));
+  CHECK(std::abs(*stored + age - std::time(nullptr)) <= 2);
+  CHECK_FALSE(hit.has_header("Server"));
+  CHECK(std::count_if(hit.headers.begin(), hit.headers.end(),
+                      [](const auto& h) { return h.first == "Date"; }) == 1);
 }

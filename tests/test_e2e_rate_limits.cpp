@@ -89,20 +89,40 @@ TEST_CASE("with no retry wait allowed a 429 is passed on and the token is blocke
   const int retry_after = std::stoi(res.header("Retry-After"));
   CHECK(retry_after >= 1);
   CHECK(retry_after <= 3);
-  CHECK(res.body.find("\"trackingId\"") != std::string::npos);
+  // Webex's own answer, relayed: its words, its trackingid beside this request's, its status in
+  // the access log.
+  CHECK(res.body == refusal(429, "3").body);
+  CHECK(res.header("Content-Type") == "application/json;charset=UTF-8");
   REQUIRE(s.fake.requests().size() == 1);
+  CHECK(res.header("X-Upstream-TrackingID").starts_with("ROUTER_"));
+  CHECK_FALSE(res.header("trackingid").empty());
+  CHECK(res.header("trackingid") != res.header("X-Upstream-TrackingID"));
+  // (The access line; the warning "upstream asked to wait" names the status too.)
+  CHECK(test::eventually([&] {
+    std::istringstream lines(s.proxy.proc->output());
+    for (std::string line; std::getline(lines, line);)
+      if (line.find(" access ") != std::string::npos && line.find(" status=429 ") != std::string::npos &&
+          line.find(" upstream_status=429 ") != std::string::npos)
+        return true;
+    return false;
+  }));
 
-  // Other resources and routes with that token: refused here, nothing sent upstream.
+  // Other resources and routes with that token: refused here, nothing sent upstream, in the
+  // Webex shape and saying that the proxy answered.
   for (const auto& p : {park_a2(s.world), fake::paging_path(s.world.loc_a1, s.world.paging_a1),
                         std::string("/v1/people/me")}) {
     auto blocked = s.get(p, s.world.token_admin_a);
     CHECK(blocked.status == 429);
     CHECK_FALSE(blocked.header("Retry-After").empty());
+    CHECK(blocked.body.find("answered by webex-cache-proxy") != std::string::npos);
+    CHECK(blocked.body.find("\"trackingId\"") != std::string::npos);
+    CHECK_FALSE(blocked.has_header("X-Upstream-TrackingID"));
   }
   CHECK(s.fake.requests().size() == 1);
   // Another token is not blocked.
   CHECK(s.get(park_a1(s.world), s.world.token_loc_admin_a1).status == 200);
-  CHECK(s.metric(R"(webex_cache_proxy_rate_limited_total{reason="429"})") == 4);
+  // Those the proxy made itself.
+  CHECK(s.metric(R"(webex_cache_proxy_rate_limited_total{reason="429"})") == 3);
   // The block is in force now, and only until its window ends.
   const auto blocks = R"(webex_cache_proxy_rate_limit_blocks{reason="429"})";
   CHECK(s.metric(blocks) == 1);
@@ -118,6 +138,10 @@ TEST_CASE("a non-idempotent request is never retried") {
                           bearer(s.world.token_admin_a), R"({"name":"New Park"})");
   CHECK(res.status == 429);
   CHECK(s.fake.count("POST", "") == 1);
+  // Relayed as Webex said it.
+  CHECK(res.body == refusal(429, "1").body);
+  CHECK(res.header("Retry-After") == "1");
+  CHECK(res.header("X-Upstream-TrackingID").starts_with("ROUTER_"));
 }
 
 TEST_CASE("a stale entry answers during a block without waiting") {
