@@ -21,6 +21,9 @@ struct entry {
   // client's origin when the entry is served, per request.
   std::string link;
   std::string body;
+  // The body gzip-compressed, made once when the entry is stored in process (gzip_if_smaller);
+  // "" when that is not worth keeping. Served to clients that accept gzip.
+  std::string gzip_body;
   wall_clock::time_point stored_at{};
   // When a store stops returning it (stored_at + fresh + stale windows). Set by whoever builds
   // the entry; a shared store keeps it so that every instance agrees.
@@ -28,7 +31,8 @@ struct entry {
 
   // Bytes this entry is charged for in a bounded store (body, headers, bookkeeping).
   std::size_t charge() const noexcept {
-    return body.size() + content_type.size() + tracking_id.size() + link.size() + 96;
+    return body.size() + gzip_body.size() + content_type.size() + tracking_id.size() +
+           link.size() + 96;
   }
 };
 

@@ -76,7 +76,7 @@ struct memory_store::shard {
 };
 
 // Everything one stored variant costs the heap: the entry (with its shared_ptr block and its
-// strings), its slot (map node, key text, bucket), its LRU node and — charged to each variant, as
+// strings, both forms of the body among them), its slot (map node, key text, bucket), its LRU node and — charged to each variant, as
 // most resources have one — its resource's record. The bound is on the process's memory, not on
 // bodies alone.
 std::size_t memory_store::charge_of(const entry& e, std::size_t variant_chars,
@@ -91,8 +91,8 @@ std::size_t memory_store::charge_of(const entry& e, std::size_t variant_chars,
   static const std::size_t entry_block = heap_cost(sizeof(entry) + 16);
   static const std::size_t variant_list = heap_cost(sizeof(void*));
   constexpr std::size_t buckets = 4 * sizeof(void*);  // two maps, half full after a rehash
-  return entry_block + heap_cost(e.body) + heap_cost(e.content_type) + heap_cost(e.tracking_id) +
-         heap_cost(e.link) +
+  return entry_block + heap_cost(e.body) + heap_cost(e.gzip_body) + heap_cost(e.content_type) +
+         heap_cost(e.tracking_id) + heap_cost(e.link) +
          slot_node + text(variant_chars) + lru_node + resource_node + text(resource_chars) +
          variant_list + buckets;
 }

@@ -1,5 +1,7 @@
 #include "cache/tiered_cache.hpp"
 
+#include "cache/compression.hpp"
+
 #include <set>
 #include <vector>
 
@@ -164,6 +166,15 @@ std::size_t tiered_cache::pending() const {
   return pending_.size() + replaying_count_ + propagating_.load(std::memory_order_relaxed);
 }
 
+entry_ptr tiered_cache::with_gzip(entry_ptr e) {
+  // Redis keeps the body only; L1 keeps the gzip form beside it, made once per copy.
+  if (!e->gzip_body.empty()) return e;
+  auto copy = std::make_shared<entry>(*e);
+  copy->gzip_body = gzip_if_smaller(copy->body);
+  if (copy->gzip_body.empty()) return e;
+  return copy;
+}
+
 bool tiered_cache::careful() const noexcept {
   if (bus_.isolated()) return true;
   const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
@@ -201,6 +212,7 @@ net::awaitable<entry_ptr> tiered_cache::lookup(const variant_key& key) {
   if (e) {
     stats_.l2_hits.fetch_add(1, std::memory_order_relaxed);
     if (l1_) {
+      e = with_gzip(std::move(e));
       auto keep = std::chrono::duration_cast<milliseconds>(e->expires_at - e->stored_at);
       l1_->put(key, e, local, keep);
     }
@@ -225,6 +237,7 @@ net::awaitable<entry_ptr> tiered_cache::lookup_newer(const variant_key& key,
   auto e = co_await l2_.fetch(key, session);
   if (!e || e->stored_at <= stored_after || !young_enough(*e, careful())) co_return nullptr;
   stats_.l2_hits.fetch_add(1, std::memory_order_relaxed);
+  e = with_gzip(std::move(e));
   l1_->put(key, e, local, std::chrono::duration_cast<milliseconds>(e->expires_at - e->stored_at));
   co_return e;
 }

@@ -119,6 +119,8 @@ class tiered_cache final : public store, public grant_store, public backoff_stor
   void apply_remote(const invalidation& m);
   // Empties L1 and its grants, then replays what is pending (spawned).
   void resync();
+  // `e`, or a copy of it with its gzip form, for L1.
+  static entry_ptr with_gzip(entry_ptr e);
   // Whether `e` may be served now: not careful, or stored less than the isolated TTL ago.
   bool young_enough(const entry& e, bool careful) const noexcept;
   net::awaitable<void> replay_pending();

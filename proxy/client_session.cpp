@@ -543,14 +543,21 @@ net::awaitable<void> serve(Stream& stream, session_context& ctx, const std::stri
         const auto to = ctx.links->destination(ctx.tls != nullptr, req[http::field::host]);
         link = to ? ctx.links->rewrite(e.link, *to) : e.link;
       }
+      // The stored gzip form to a client that accepts it.
+      bool gzipped = false;
+      if (!e.gzip_body.empty()) {
+        const auto [first, last] = req.equal_range(http::field::accept_encoding);
+        for (auto it = first; it != last && !gzipped; ++it) gzipped = accepts_gzip(it->value());
+      }
       entry_head.clear();
       format_entry_head(entry_head, e, a.cache, req.version(), keep_alive,
                         cache::age_seconds(e, cache::wall_clock::now()), tracking,
                         link.empty() ? std::string_view(e.link) : std::string_view(link),
-                        a.entry_headers);
+                        a.entry_headers, gzipped);
       const bool is_head = req.method() == http::verb::head;
+      const auto& body = gzipped ? e.gzip_body : e.body;
       const std::array<net::const_buffer, 2> out{
-          net::buffer(entry_head), is_head ? net::const_buffer() : net::buffer(e.body)};
+          net::buffer(entry_head), is_head ? net::const_buffer() : net::buffer(body)};
       timeouts.expires_after(lim.body_timeout);
       auto [wec, wn] = co_await net::async_write(stream, out, use_tuple);
       broken = static_cast<bool>(wec);

@@ -180,4 +180,64 @@ target_result classify_target(std::string_view target) {
   return r;
 }
 
+namespace {
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool equals_nocase(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if ((x | 0x20) != (y | 0x20)) return false;
+  }
+  return true;
+}
+
+// The weight of one Accept-Encoding member's parameters ("q=0.5"): 1 without one, 0 when it
+// does not parse (qvalue = "0" [ "." 0*3DIGIT ] / "1" [ "." 0*3("0") ]).
+bool weight_above_zero(std::string_view params) {
+  bool above = true;
+  while (!params.empty()) {
+    const auto semi = params.find(';');
+    auto param = trim_ows(params.substr(0, semi));
+    params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
+    if (param.size() < 2 || (param[0] != 'q' && param[0] != 'Q') || param[1] != '=') continue;
+    const auto q = param.substr(2);
+    if (q.empty() || q.size() > 5 || (q[0] != '0' && q[0] != '1')) return false;
+    if (q.size() > 1 && (q[1] != '.' || q.size() == 2)) return false;
+    bool nonzero_fraction = false;
+    for (std::size_t i = 2; i < q.size(); ++i) {
+      if (q[i] < '0' || q[i] > '9') return false;
+      if (q[i] != '0') nonzero_fraction = true;
+    }
+    if (q[0] == '1' && nonzero_fraction) return false;
+    above = q[0] == '1' || nonzero_fraction;
+  }
+  return above;
+}
+
+}  // namespace
+
+bool accepts_gzip(std::string_view accept_encoding) noexcept {
+  std::optional<bool> gzip, any;
+  while (!accept_encoding.empty()) {
+    const auto comma = accept_encoding.find(',');
+    auto member = accept_encoding.substr(0, comma);
+    accept_encoding = comma == std::string_view::npos ? std::string_view() : accept_encoding.substr(comma + 1);
+    const auto semi = member.find(';');
+    const auto coding = trim_ows(member.substr(0, semi));
+    const auto params = semi == std::string_view::npos ? std::string_view() : member.substr(semi + 1);
+    if (equals_nocase(coding, "gzip") || equals_nocase(coding, "x-gzip"))
+      gzip = gzip.value_or(false) || weight_above_zero(params);
+    else if (coding == "*")
+      any = weight_above_zero(params);
+  }
+  if (gzip) return *gzip;
+  return any.value_or(false);
+}
+
 }  // namespace wcp::proxy

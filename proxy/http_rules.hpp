@@ -55,4 +55,10 @@ struct target_result {
 };
 target_result classify_target(std::string_view target);
 
+// Whether an Accept-Encoding field value (all its lines, joined with ",") lets the answer be
+// gzip (RFC 9110 section 12.5.3): `gzip` or `x-gzip` with a weight above 0, or else `*` with a
+// weight above 0. An explicit `gzip;q=0` refuses it whatever `*` says; an unparsable weight
+// counts as 0.
+bool accepts_gzip(std::string_view accept_encoding) noexcept;
+
 }  // namespace wcp::proxy

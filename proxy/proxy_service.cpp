@@ -14,6 +14,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "cache/compression.hpp"
 #include "cache/fingerprint.hpp"
 #include "proxy/log.hpp"
 #include "proxy/redis_budget.hpp"
@@ -145,7 +146,7 @@ void append_http_date(std::string& out, cache::wall_clock::time_point t) {
 void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
                        unsigned version, bool keep_alive, std::int64_t age,
                        std::string_view tracking_id, std::string_view link,
-                       std::string_view more_headers) {
+                       std::string_view more_headers, bool gzipped) {
   char num[24];
   auto append_number = [&](std::uint64_t n) {
     const auto r = std::to_chars(num, num + sizeof num, n);
@@ -157,6 +158,9 @@ void format_entry_head(std::string& out, const cache::entry& e, cache_result res
   out.append(http::obsolete_reason(static_cast<http::status>(e.status)));
   out.append("\r\n");
   if (!e.content_type.empty()) out.append("Content-Type: ").append(e.content_type).append("\r\n");
+  if (gzipped) out.append("Content-Encoding: gzip\r\n");
+  // Whether this answer was compressed depends on the request's Accept-Encoding.
+  out.append("Vary: Accept-Encoding\r\n");
   if (!tracking_id.empty()) out.append("trackingid: ").append(tracking_id).append("\r\n");
   if (!link.empty()) out.append("Link: ").append(link).append("\r\n");
   out.append(more_headers);  // upstream's own, for the answer that filled the entry
@@ -170,7 +174,7 @@ void format_entry_head(std::string& out, const cache::entry& e, cache_result res
   out.append("X-Cache: ").append(x_cache_value(result)).append("\r\nAge: ");
   append_number(static_cast<std::uint64_t>(std::max<std::int64_t>(age, 0)));
   out.append("\r\nContent-Length: ");
-  append_number(e.body.size());
+  append_number(gzipped ? e.gzip_body.size() : e.body.size());
   out.append("\r\n");
   if (version == 10 && keep_alive) out.append("Connection: keep-alive\r\n");
   if (version != 10 && !keep_alive) out.append("Connection: close\r\n");
@@ -877,6 +881,7 @@ cache::entry_ptr proxy_service::entry_from(const http::response<http::string_bod
   for (auto [it, last] = up.equal_range(http::field::link); it != last; ++it)
     e->link.append(e->link.empty() ? "" : ", ").append(it->value());
   e->body = up.body();
+  e->gzip_body = cache::gzip_if_smaller(e->body);  // once, for every client that accepts gzip
   e->stored_at = cache::wall_clock::now();
   e->expires_at = e->stored_at + live_.cache_ttl(kind) + live_.stale_ttl();
   return e;

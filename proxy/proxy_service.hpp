@@ -305,11 +305,12 @@ void append_http_date(std::string& out, cache::wall_clock::time_point t);
 // unless those have one (when the entry was stored: a hit carries its stored answer's Date, RFC
 // 9111 section 4; no Server, the proxy does not name itself), X-Cache, Age, Content-Length, a
 // Connection header where the HTTP version's default is not what happens, and the blank line.
-// The body is the entry's.
+// Content-Encoding: gzip when `gzipped` (the body is then the entry's gzip_body, else its body),
+// and Vary: Accept-Encoding always.
 void format_entry_head(std::string& out, const cache::entry& e, cache_result result,
                        unsigned version, bool keep_alive, std::int64_t age,
                        std::string_view tracking_id, std::string_view link = {},
-                       std::string_view more_headers = {});
+                       std::string_view more_headers = {}, bool gzipped = false);
 
 // An upstream answer's end-to-end headers as header lines, but for those an answer made from an
 // entry writes itself (Content-Type, Content-Length, Link, trackingid, X-Cache, Age).

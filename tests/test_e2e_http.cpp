@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/compression.hpp"
 #include "support/e2e.hpp"
 #include "support/test_ca.hpp"
 
@@ -489,4 +490,48 @@ TEST_CASE("answers from the cache carry Date and Age: when the answer was stored
   CHECK_FALSE(hit.has_header("Server"));
   CHECK(std::count_if(hit.headers.begin(), hit.headers.end(),
                       [](const auto& h) { return h.first == "Date"; }) == 1);
+}
+
+TEST_CASE("gzip: a cached answer goes out compressed to clients that accept it - the stored form, both within the memory bound") {
+  stack s;
+  // A list page large enough to be worth compressing.
+  for (int i = 0; i < 20; ++i) s.fake.add_call_park(s.world.loc_a1, "Compressible Park " + std::to_string(i));
+  const auto path = "/v1/telephony/config/locations/" + s.world.loc_a1 + "/callParks";
+  auto with = [&](std::string accept) {
+    auto h = bearer(s.world.token_admin_a);
+    if (!accept.empty()) h.emplace_back("Accept-Encoding", std::move(accept));
+    return h;
+  };
+  const auto plain = http_request(s.proxy.port, "GET", path, with(""));
+  REQUIRE(plain.status == 200);
+  REQUIRE(plain.header("X-Cache") == "MISS");
+  CHECK_FALSE(plain.has_header("Content-Encoding"));
+  CHECK(plain.header("Vary") == "Accept-Encoding");
+  REQUIRE(plain.body.size() > 1000);
+
+  const auto gz = http_request(s.proxy.port, "GET", path, with("gzip, deflate"));
+  CHECK(gz.header("X-Cache") == "HIT");
+  CHECK(gz.header("Content-Encoding") == "gzip");
+  CHECK(gz.header("Vary") == "Accept-Encoding");
+  CHECK(gz.header("Content-Length") == std::to_string(gz.body.size()));
+  CHECK(gz.body.size() < plain.body.size() / 2);
+  CHECK(cache::gunzip(gz.body) == plain.body);
+  MESSAGE("a list page of ", plain.body.size(), " bytes goes out as ", gz.body.size(), " with gzip");
+
+  // Refused, or not asked for: the identity body.
+  for (const char* accept : {"gzip;q=0", "identity", "br"}) {
+    CAPTURE(accept);
+    const auto res = http_request(s.proxy.port, "GET", path, with(accept));
+    CHECK_FALSE(res.has_header("Content-Encoding"));
+    CHECK(res.body == plain.body);
+  }
+  CHECK(http_request(s.proxy.port, "GET", path, with("*")).header("Content-Encoding") == "gzip");
+  // HEAD says how long the gzip body would be.
+  const auto head = http_request(s.proxy.port, "HEAD", path, with("gzip"));
+  CHECK(head.header("Content-Encoding") == "gzip");
+  CHECK(head.header("Content-Length") == std::to_string(gz.body.size()));
+  CHECK(head.body.empty());
+  // Compressed once, when stored: one entry holds both forms, and the store counts both.
+  CHECK(s.fake.count("GET", "/callParks") == 1);
+  CHECK(s.metric("webex_cache_proxy_l1_bytes") >= static_cast<double>(plain.body.size() + gz.body.size()));
 }

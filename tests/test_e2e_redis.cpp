@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cache/compression.hpp"
 #include "fake_webex/demo_world.hpp"
 #include "fake_webex/fake_webex.hpp"
 #include "support/e2e.hpp"
@@ -645,4 +646,21 @@ TEST_CASE("back from isolation, an instance does not serve Redis's copy of what 
   }));
   CHECK(redis.cli({"--scan", "--pattern", "*entry*"}).empty());
   CHECK(http_request(b.port, "GET", path, auth).status == 404);
+}
+
+TEST_CASE("gzip through Redis: an entry another instance filled is served compressed from this one's L1") {
+  cluster c;
+  for (int i = 0; i < 20; ++i) c.fake.add_call_park(c.world.loc_a1, "Compressible Park " + std::to_string(i));
+  const auto path = "/v1/telephony/config/locations/" + c.world.loc_a1 + "/callParks";
+  const auto plain = c.get(c.a, path, bearer(c.world.token_admin_a));
+  REQUIRE(plain.status == 200);
+  auto gzip = bearer(c.world.token_admin_a);
+  gzip.emplace_back("Accept-Encoding", "gzip");
+  for (int i = 0; i < 2; ++i) {  // from Redis, then from B's L1
+    const auto res = c.get(c.b, path, gzip);
+    CHECK(res.header("X-Cache") == "HIT");
+    CHECK(res.header("Content-Encoding") == "gzip");
+    CHECK(cache::gunzip(res.body) == plain.body);
+  }
+  CHECK(c.fake.count("GET", "/callParks") == 1);
 }

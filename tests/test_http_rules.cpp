@@ -106,3 +106,18 @@ TEST_CASE("request-target forms: origin, absolute (routed by its path), asterisk
     CHECK(classify_target(bad).form == target_form::invalid);
   }
 }
+
+TEST_CASE("Accept-Encoding: gzip when listed with a weight above 0, or * is - an explicit gzip;q=0 wins") {
+  for (const char* yes : {"gzip", "GZIP", "gzip, deflate, br", "deflate, gzip;q=0.5", "x-gzip",
+                          " gzip ;q=1", "gzip;q=1.000", "gzip;q=0.001", "*", "br, *;q=0.1",
+                          "identity, gzip", "gzip;q=0, gzip"}) {
+    CAPTURE(yes);
+    CHECK(accepts_gzip(yes));
+  }
+  for (const char* no : {"", "identity", "deflate, br", "gzip;q=0", "gzip;q=0.000", "*;q=0",
+                         "gzip;q=0, *", "gzip;q=2", "gzip;q=1.5", "gzip;q=0.5000", "gzip;q=abc",
+                         "gzipped", "x", ",,,", "gzip;q="}) {
+    CAPTURE(no);
+    CHECK_FALSE(accepts_gzip(no));
+  }
+}

@@ -200,6 +200,22 @@ TEST_CASE("the byte count covers the heap the entries really take") {
   CHECK(s.bytes() <= grown + grown / 5);  // and not much more
 }
 
+TEST_CASE("the byte count covers both forms of a body: the identity one and its gzip") {
+  memory_store s(256 << 20, 1);
+  const std::string location(52, 'L');
+  const auto before = heap_bytes();
+  for (int i = 0; i < 2000; ++i) {
+    const resource_key key(resource_kind::call_park, location, "Y2lzY29zcGFyazovL3VzL0NBTExfUEFSSy" + std::to_string(i));
+    auto e = std::make_shared<entry>(*make_entry(std::string(1300 + i % 300, 'x')));
+    e->gzip_body = std::string(600 + i % 200, 'z');  // what a compressed call park weighs
+    s.put(variant_key{key, ""}, std::move(e), s.ticket(key), seconds(60));
+  }
+  const auto grown = heap_bytes() - before;
+  REQUIRE(grown > 0);
+  CHECK(s.bytes() >= grown);
+  CHECK(s.bytes() <= grown + grown / 5);
+}
+
 TEST_CASE("an entry larger than a shard's bound is refused") {
   memory_store s(16 * 1024, 4);
   CHECK_FALSE(s.put(own, make_entry(std::string(8 * 1024, 'x')), s.ticket(park), seconds(60)));
