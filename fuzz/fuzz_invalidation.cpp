@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "cache/invalidation_bus.hpp"
+#include "cache/invalidation.hpp"
 #include "fuzz/fuzz_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
