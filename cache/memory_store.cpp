@@ -76,9 +76,9 @@ struct memory_store::shard {
 };
 
 // Everything one stored variant costs the heap: the entry (with its shared_ptr block and its
-// strings, both forms of the body among them), its slot (map node, key text, bucket), its LRU node and — charged to each variant, as
-// most resources have one — its resource's record. The bound is on the process's memory, not on
-// bodies alone.
+// strings, both forms of the body among them), its slot (map node, key text, bucket), its LRU
+// node and — charged to each variant, as most resources have one — its resource's record. The
+// bound is on the process's memory, not on bodies alone.
 std::size_t memory_store::charge_of(const entry& e, std::size_t variant_chars,
                                     std::size_t resource_chars) {
   auto text = [](std::size_t n) { return n > 15 ? heap_cost(n + 1) : 0; };

@@ -188,15 +188,6 @@ std::string_view trim_ows(std::string_view s) {
   return s;
 }
 
-bool equals_nocase(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if ((x | 0x20) != (y | 0x20)) return false;
-  }
-  return true;
-}
-
 // The weight of one Accept-Encoding member's parameters ("q=0.5"): 1 without one, 0 when it
 // does not parse (qvalue = "0" [ "." 0*3DIGIT ] / "1" [ "." 0*3("0") ]).
 bool weight_above_zero(std::string_view params) {
@@ -231,7 +222,7 @@ bool accepts_gzip(std::string_view accept_encoding) noexcept {
     const auto semi = member.find(';');
     const auto coding = trim_ows(member.substr(0, semi));
     const auto params = semi == std::string_view::npos ? std::string_view() : member.substr(semi + 1);
-    if (equals_nocase(coding, "gzip") || equals_nocase(coding, "x-gzip"))
+    if (iequals(coding, "gzip") || iequals(coding, "x-gzip"))
       gzip = gzip.value_or(false) || weight_above_zero(params);
     else if (coding == "*")
       any = weight_above_zero(params);

@@ -164,7 +164,7 @@ void format_entry_head(std::string& out, const cache::entry& e, cache_result res
   if (!tracking_id.empty()) out.append("trackingid: ").append(tracking_id).append("\r\n");
   if (!link.empty()) out.append("Link: ").append(link).append("\r\n");
   out.append(more_headers);  // upstream's own, for the answer that filled the entry
-  if (more_headers.empty() || !has_date_line(more_headers)) {
+  if (!has_date_line(more_headers)) {
     // When the answer was stored (RFC 9111 section 4: a stored answer keeps its Date), with Age
     // beside it.
     out.append("Date: ");

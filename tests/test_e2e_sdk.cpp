@@ -4,7 +4,6 @@
 // that runs tests/sdk/install (npm ci); drive.js checks each step and says which failed.
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -14,18 +13,10 @@
 
 using namespace wcp;
 
-namespace {
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-}  // namespace
 
 TEST_CASE("the README's JS SDK snippet is what the SDK test runs") {
-  const auto readme = read_file(WCP_SOURCE_DIR "/README.md");
-  const auto drive = read_file(WCP_SOURCE_DIR "/tests/sdk/drive.js");
+  const auto readme = test::read_file(WCP_SOURCE_DIR "/README.md");
+  const auto drive = test::read_file(WCP_SOURCE_DIR "/tests/sdk/drive.js");
   const auto section = readme.find("## Clients");
   REQUIRE(section != std::string::npos);
   const auto begin = readme.find("```js\n", section);

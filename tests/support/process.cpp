@@ -84,12 +84,14 @@ process::~process() {
   std::filesystem::remove_all(std::filesystem::path(log_path_).parent_path(), ec);
 }
 
-std::string process::output() const {
-  std::ifstream in(log_path_);
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
+
+std::string process::output() const { return read_file(log_path_); }
 
 std::string process::wait_for_output(std::string_view needle, std::chrono::milliseconds timeout,
                                      std::size_t from) {

@@ -54,6 +54,9 @@ struct proxy_process {
 // both listeners are up. WCP_PROXY_BINARY in the environment names another binary to run.
 proxy_process start_proxy(std::vector<std::string> args, std::vector<std::string> env = {});
 
+// The whole file ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
 // A fresh empty directory under the system temp dir.
 std::string make_temp_dir(std::string_view prefix);
 

@@ -23,14 +23,6 @@ constexpr const char* ncsa_auth_helper = "/usr/lib/squid/basic_ncsa_auth";
 
 using steady = std::chrono::steady_clock;
 
-// A port the kernel just handed out; another process may take it before squid (then we retry).
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 bool squid_installed() { return ::access(squid_binary, X_OK) == 0; }
